@@ -1,0 +1,95 @@
+"""Results: what a run concluded, per rule x operation, plus the run summary.
+
+Built by the pytest plugin (live runs) or by `validate-traffic` (recorded runs) and consumed by
+the report writers. `RunResults.to_json()` is the documented, versioned `results.json` format.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+FORMAT_VERSION = 1
+
+#: Outcomes of one rule on one operation, worst first.
+OUTCOMES = ("violation", "waived", "warning", "pass", "not_applicable", "skipped")
+
+
+@dataclass
+class RuleResult:
+    rule_id: str
+    operation_id: str
+    outcome: str  # one of OUTCOMES
+    family: str = ""
+    level: str = ""  # the rule's level in the run's profile (violation/warning)
+    findings: list[dict[str, Any]] = field(default_factory=list)  # Finding.to_dict() + "exchange" ref
+    tests: list[str] = field(default_factory=list)  # pytest node ids that judged it
+    reason: str = ""  # for skipped / not_applicable / waived
+
+
+@dataclass
+class Target:
+    endpoint_host: str
+    api: str
+    api_version: str
+    profile: str
+    depth: str
+    reference: bool = False  # the embedded reference deployment
+
+
+@dataclass
+class Summary:
+    verdict: str  # "conformant" | "not conformant" | "incomplete"
+    counts: dict[str, int]
+    target: Target
+    spec_file: str
+    spec_sha256: str
+    suite_version: str
+    started: str  # ISO 8601 UTC
+    duration_s: float
+    requests: int = 0
+    retries: int = 0
+    tokens: dict[str, int] = field(default_factory=lambda: {"prompt": 0, "completion": 0, "total": 0})
+    seed: int | None = None
+    budget: dict[str, Any] = field(default_factory=dict)
+    stale_waivers: list[dict[str, Any]] = field(default_factory=list)
+    exit_code: int = 0
+
+
+@dataclass
+class RunResults:
+    summary: Summary
+    results: list[RuleResult] = field(default_factory=list)
+    #: {"claimed": {cap: value}, "discovered": {cap: value}, "contradictions": [text]}
+    capabilities: dict[str, Any] = field(default_factory=dict)
+    #: Exchanges referenced by findings, by id ("x17"): Exchange.to_dict() + "curl".
+    exchanges: dict[str, dict[str, Any]] = field(default_factory=dict)
+    format_version: int = FORMAT_VERSION
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format_version": self.format_version,
+            "summary": asdict(self.summary),
+            "results": [asdict(r) for r in self.results],
+            "capabilities": self.capabilities,
+            "exchanges": self.exchanges,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RunResults:
+        s = dict(data["summary"])
+        s["target"] = Target(**s["target"])
+        return cls(
+            summary=Summary(**s),
+            results=[RuleResult(**r) for r in data.get("results", [])],
+            capabilities=data.get("capabilities", {}),
+            exchanges=data.get("exchanges", {}),
+            format_version=data.get("format_version", FORMAT_VERSION),
+        )
+
+
+def count_outcomes(results: list[RuleResult]) -> dict[str, int]:
+    counts = dict.fromkeys(OUTCOMES, 0)
+    for r in results:
+        counts[r.outcome] = counts.get(r.outcome, 0) + 1
+    return counts

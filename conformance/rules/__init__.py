@@ -1,0 +1,6 @@
+"""Rules: stable ids, statements, sources, levels, and the checks that judge exchanges."""
+
+from conformance.rules._model import Finding, Level, Rule, RuleContext, shorten
+from conformance.rules.registry import all_rules, define, exchange_check, get_rule
+
+__all__ = ["Finding", "Level", "Rule", "RuleContext", "all_rules", "define", "exchange_check", "get_rule", "shorten"]
