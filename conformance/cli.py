@@ -1,0 +1,233 @@
+"""The `conformance` command: run, serve, rules, target, diff, validate-traffic.
+
+`conformance run` runs the packaged suite with pytest (in this process) and passes any further
+arguments through to pytest (`--junitxml`, `-n 4`, `-k ...`). Exit codes:
+0 all rules hold (warnings allowed), 1 violations found, 2 usage or configuration error,
+3 target unreachable or unauthenticated before any test could run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_VIOLATIONS, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
+
+RUN_EPILOG = """\
+Settings precedence: command line > --target file > environment (CONFORMANCE_ENDPOINT,
+CONFORMANCE_API_KEY, CONFORMANCE_API, CONFORMANCE_API_VERSION, CONFORMANCE_PROFILE,
+CONFORMANCE_DEPTH) > defaults. The credential comes from CONFORMANCE_API_KEY (or --api-key;
+prefer the variable: command lines end up in shell history and CI logs).
+Without --endpoint (and no endpoint in the target file or environment) the embedded reference
+deployment is started on a free loopback port and tested.
+
+Any argument this command does not know is passed to pytest, e.g. `-n 4` (pytest-xdist) or
+`-k chat`. Exit codes: 0 conformant (warnings allowed), 1 violations, 2 usage/configuration
+error, 3 target unreachable or unauthenticated before any test could run.
+"""
+
+
+def _suite_dir() -> Path:
+    return Path(__file__).resolve().parent / "suite"
+
+
+def _run_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser("run", help="run the conformance suite against a target (default: the embedded reference)",
+                       epilog=RUN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--endpoint", help="target endpoint URL, e.g. https://<resource>.services.ai.azure.com/models")
+    p.add_argument("--api", choices=["model-inference", "azure-openai"])
+    p.add_argument("--api-version")
+    p.add_argument("--profile", choices=["strict", "azure"], help="strict: spec as written; azure (default): errata are warnings")
+    p.add_argument("--depth", choices=["smoke", "standard", "deep"], help="generated requests per operation (default standard)")
+    p.add_argument("--report-dir", help="output folder (default reports/)")
+    p.add_argument("--auth", choices=["api-key", "bearer", "entra"])
+    p.add_argument("--api-key", help=argparse.SUPPRESS)
+    p.add_argument("--target", help="target file (YAML); see README")
+    p.add_argument("--insecure", action="store_true", default=None, help="do not verify TLS certificates")
+    p.add_argument("--waivers", help="YAML file of accepted deviations")
+    p.add_argument("--baseline", help="results.json of an earlier run: fail only on new violations")
+    p.add_argument("--fault", action="append", default=[], help="start the embedded reference with this fault (repeatable; see `conformance faults`)")
+    p.add_argument("--max-requests", type=int, help="override the request budget")
+    p.add_argument("--seed", type=int, help="seed for generated requests")
+    p.add_argument("--save-traffic", help="write every exchange as JSON lines (replay with validate-traffic)")
+    return p
+
+
+def cmd_run(args: argparse.Namespace, passthrough: list[str]) -> int:
+    import pytest
+
+    from conformance.config import ConfigError
+
+    if args.fault:
+        from conformance.reference.faults import FAULTS
+
+        unknown = [f for f in args.fault if f not in FAULTS]
+        if unknown:
+            print(f"conformance: unknown fault(s) {', '.join(unknown)}; see `conformance faults`", file=sys.stderr)
+            return EXIT_USAGE
+    report_dir = Path(args.report_dir or "reports")
+    pargs = [str(_suite_dir()), "-p", "no:cacheprovider", "-q", "-rfE"]
+    for name in ("endpoint", "api", "api_version", "profile", "depth", "auth", "api_key", "target", "waivers", "baseline", "save_traffic"):
+        value = getattr(args, name)
+        if value is not None:
+            pargs += [f"--{name.replace('_', '-')}", str(value)]
+    pargs += ["--report-dir", str(report_dir)]
+    if args.insecure:
+        pargs.append("--insecure")
+    if args.max_requests:
+        pargs += ["--max-requests", str(args.max_requests)]
+    if args.seed is not None:
+        pargs += ["--conformance-seed", str(args.seed)]
+    for fault in args.fault:
+        pargs += ["--reference-fault", fault]
+    if not any(a.startswith("--junitxml") or a.startswith("--junit-xml") for a in passthrough):
+        pargs.append(f"--junitxml={report_dir / 'junit.xml'}")
+    if not any(a.startswith("--html") for a in passthrough):
+        pargs += [f"--html={report_dir / 'pytest-details.html'}", "--self-contained-html"]
+    pargs += ["-o", "junit_family=xunit2", "--tb=short"]
+    pargs += passthrough
+    try:
+        code = pytest.main(pargs)
+    except ConfigError as exc:
+        print(f"conformance: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    code = int(code)
+    if code == 3:
+        return EXIT_UNREACHABLE
+    if code in (0, 1):
+        return code
+    if code == 5:
+        print("conformance: pytest collected no tests (check -k / --target operations)", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_USAGE
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from conformance.reference import serve
+    from conformance.reference.faults import FAULTS
+
+    unknown = [f for f in args.fault if f not in FAULTS]
+    if unknown:
+        print(f"conformance: unknown fault(s) {', '.join(unknown)}; see `conformance faults`", file=sys.stderr)
+        return EXIT_USAGE
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"conformance: serving on {args.host} (not loopback): the reference accepts a known key", file=sys.stderr)
+    serve(host=args.host, port=args.port, faults=args.fault)
+    return EXIT_OK
+
+
+def cmd_rules(args: argparse.Namespace) -> int:
+    from conformance.rules.registry import all_rules
+
+    rules = all_rules()
+    if args.json:
+        print(json.dumps([{"id": r.id, "family": r.family, "level": r.level.value, "scope": r.scope, "api": r.api,
+                           "statement": r.statement, "source": r.source} for r in rules], indent=2))
+        return EXIT_OK
+    family = None
+    for r in rules:
+        if r.family != family:
+            family = r.family
+            print(f"\n== {family} ==")
+        print(f"{r.id:28} {r.level.value:9} {r.statement}")
+        print(f"{'':28} source: {r.source}")
+    print(f"\n{len(rules)} rules. Profiles: strict (as written), azure (default; errata in specs/errata.yaml are warnings).")
+    return EXIT_OK
+
+
+def cmd_faults(args: argparse.Namespace) -> int:
+    from conformance.reference.faults import FAULTS
+
+    for name, fault in sorted(FAULTS.items()):
+        print(f"{name:34} [{fault.api}] {fault.description}  -> {', '.join(fault.rules)}")
+    return EXIT_OK
+
+
+def cmd_target(args: argparse.Namespace) -> int:
+    """Print the reference deployment's published capabilities as a target file."""
+    import yaml
+
+    from conformance.reference import reference_target
+
+    endpoint = args.endpoint or ("http://127.0.0.1:8000/models" if args.api == "model-inference" else "http://127.0.0.1:8000/openai")
+    print(yaml.safe_dump(reference_target(args.api, endpoint), sort_keys=False), end="")
+    return EXIT_OK
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from conformance.report.diff import diff_results, render_diff
+    from conformance.results import RunResults
+
+    try:
+        old = RunResults.from_json(json.loads(Path(args.old).read_text(encoding="utf-8")))
+        new = RunResults.from_json(json.loads(Path(args.new).read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        print(f"conformance diff: cannot read results: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    d = diff_results(old, new)
+    print(render_diff(d))
+    return EXIT_VIOLATIONS if d.new_violations else EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(
+        prog="conformance",
+        description="Conformance suite for the Azure AI Model Inference and Azure OpenAI inference REST APIs.",
+        epilog="Exit codes: 0 conformant, 1 violations, 2 usage/configuration error, 3 target unreachable.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _run_parser(sub)
+    sp = sub.add_parser("serve", help="run the embedded reference deployment in the foreground")
+    sp.add_argument("--host", default="127.0.0.1")
+    sp.add_argument("--port", type=int, default=8000)
+    sp.add_argument("--api", choices=["model-inference", "azure-openai", "both"], default="both",
+                    help="both APIs are always served (model inference under /models, Azure OpenAI under /openai)")
+    sp.add_argument("--fault", action="append", default=[], help="switch on a named deviation (repeatable)")
+    rp = sub.add_parser("rules", help="print the rule catalogue")
+    rp.add_argument("--json", action="store_true")
+    sub.add_parser("faults", help="list the reference deployment's named faults")
+    tp = sub.add_parser("target", help="print the reference deployment's capabilities as a target file")
+    tp.add_argument("--api", choices=["model-inference", "azure-openai"], default="model-inference")
+    tp.add_argument("--endpoint")
+    dp = sub.add_parser("diff", help="compare two results.json files (new violations, fixed, changed warnings)")
+    dp.add_argument("old")
+    dp.add_argument("new")
+    try:
+        from conformance import offline
+
+        vp = sub.add_parser("validate-traffic", help="judge recorded traffic (HAR, JSON lines) with the suite's rules")
+        offline.add_arguments(vp)
+    except ImportError:  # pragma: no cover
+        offline = None  # type: ignore[assignment]
+
+    if argv and argv[0] == "run":
+        args, passthrough = parser.parse_known_args(argv)
+    else:
+        args = parser.parse_args(argv)
+        passthrough = []
+    try:
+        if args.command == "run":
+            return cmd_run(args, passthrough)
+        if args.command == "serve":
+            return cmd_serve(args)
+        if args.command == "rules":
+            return cmd_rules(args)
+        if args.command == "faults":
+            return cmd_faults(args)
+        if args.command == "target":
+            return cmd_target(args)
+        if args.command == "diff":
+            return cmd_diff(args)
+        if args.command == "validate-traffic" and offline is not None:
+            return offline.main(args)
+    except KeyboardInterrupt:
+        return EXIT_USAGE
+    parser.print_help()
+    return EXIT_USAGE
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

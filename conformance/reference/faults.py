@@ -1,0 +1,142 @@
+"""The single table of deviations the reference deployment can be started with.
+
+Each fault is one named switch, checked where it applies (`ctx.faulted("name")`), and names the
+rule ids expected to catch it: the suite proves every rule by running against the reference with
+the rule's faults on (it must fail) and off (it must pass). `conformance serve --fault NAME`
+validates names against this table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Fault:
+    name: str
+    description: str
+    #: Rule ids expected to catch this fault.
+    rules: tuple[str, ...]
+    #: Which API shows it: "model-inference", "azure-openai" or "any".
+    api: str = "any"
+
+
+_MI = "model-inference"
+_AOAI = "azure-openai"
+
+_TABLE: tuple[Fault, ...] = (
+    # schema / content types
+    Fault("chat-missing-id", "200 chat completions body has no `id`", ("SCHEMA-RESPONSE",)),
+    Fault("chat-finish-reason-int", "finish_reason is the integer 1", ("SCHEMA-RESPONSE",)),
+    Fault("embeddings-missing-usage", "embeddings body has no `usage`", ("SCHEMA-RESPONSE",)),
+    Fault("info-missing-model-name", "/info body has no `model_name`", ("SCHEMA-RESPONSE",), _MI),
+    Fault("aoai-filter-severity-invalid", 'content_filter_results severity "extreme"', ("SCHEMA-RESPONSE",), _AOAI),
+    Fault("json-content-type-text", "200 JSON bodies sent as text/plain", ("CONTENT-TYPE-JSON",)),
+    Fault("stream-content-type-json", "SSE streams sent as application/json", ("STREAM-CONTENT-TYPE",)),
+    # streaming
+    Fault("stream-no-done", "stream ends without `data: [DONE]`", ("STREAM-DONE",)),
+    Fault("stream-data-after-done", "a chunk is sent after `data: [DONE]`", ("STREAM-DONE",)),
+    Fault("stream-invalid-json-chunk", "one data event is not JSON", ("STREAM-FRAMING",)),
+    Fault("stream-single-newline", "events separated by one newline, so data lines merge", ("STREAM-FRAMING",)),
+    Fault("stream-chunk-missing-choices", "a content chunk has no `choices`", ("STREAM-CHUNK-SCHEMA",)),
+    Fault(
+        "stream-object-chunk",
+        'chunks say object "chat.completion.chunk" (the real-service habit; an erratum in profile azure)',
+        ("STREAM-CHUNK-SCHEMA",),
+        _MI,
+    ),
+    Fault("stream-id-changes", "chunk `id` changes during the stream", ("STREAM-SAME-ID",)),
+    Fault("stream-role-user", 'first delta has role "user"', ("STREAM-FIRST-ROLE",)),
+    Fault("stream-finish-reason-twice", "two chunks carry a non-null finish_reason", ("STREAM-FINISH-REASON",)),
+    Fault("stream-no-finish-reason", "no chunk carries a finish_reason", ("STREAM-FINISH-REASON",)),
+    Fault("stream-usage-mismatch", "final chunk usage does not add up", ("STREAM-USAGE-SUM",)),
+    Fault("stream-sse-comments", '": keep-alive" comments and `event: message` lines', ("STREAM-SDK-INTEROP",)),
+    Fault("stream-endless", "the stream never ends (chunks keep coming)", ("STREAM-COMPLETE",)),
+    Fault("stream-differs", "streamed content differs from the non-streamed answer", ("STREAM-CONSISTENCY",)),
+    # errors
+    Fault("error-shape-detail", 'errors as FastAPI `{"detail": "..."}` (erratum in azure)', ("ERROR-SHAPE",)),
+    Fault("error-shape-bare", 'errors as `{"message": "..."}` only', ("ERROR-SHAPE",)),
+    Fault("error-code-int", "error.code is an integer", ("ERROR-SHAPE",)),
+    Fault("error-text-plain", "error bodies sent as text/plain", ("ERROR-CONTENT-TYPE",)),
+    Fault("error-header-mismatch", "x-ms-error-code differs from error.code", ("ERROR-HEADER-CODE",)),
+    Fault("invalid-request-500", "schema-invalid requests get 500", ("NO-SERVER-ERROR", "NEGATIVE-REJECTED")),
+    Fault("accept-invalid", "schema-invalid requests get 200", ("NEGATIVE-REJECTED",)),
+    Fault("reject-valid", "valid requests with temperature > 0.5 or with top_p get 400", ("POSITIVE-ACCEPTED",)),
+    Fault("not-found-plain", "unknown routes get a text/plain 404", ("ROUTE-NOT-FOUND",)),
+    Fault("wrong-method-404", "a wrong method gets 404 instead of 405", ("METHOD-NOT-ALLOWED",)),
+    Fault("rate-limit-no-retry-after", "every 5th request gets 429 without Retry-After", ("RETRY-AFTER",)),
+    # auth
+    Fault("auth-none", "requests without a credential are accepted", ("AUTH-MISSING",)),
+    Fault("auth-any-key", "any key is accepted", ("AUTH-WRONG",)),
+    Fault("auth-403", "a missing credential gets 403 instead of 401", ("AUTH-MISSING",)),
+    Fault("auth-no-bearer", "Authorization: Bearer is rejected", ("AUTH-SCHEMES",)),
+    Fault("echo-credential", "the presented key appears in a header, error messages and `model`", ("AUTH-NO-ECHO",)),
+    # api-version
+    Fault("api-version-optional", "a missing api-version is accepted", ("APIVERSION-MISSING",)),
+    Fault("api-version-any", "an unknown api-version is accepted", ("APIVERSION-UNKNOWN",)),
+    Fault(
+        "api-version-404",
+        'a missing api-version gets 404 {"error":{"code":"404","message":"Resource not found"}} (AOAI habit)',
+        ("APIVERSION-MISSING",),
+    ),
+    Fault("api-version-reject-old", "2024-05-01-preview is rejected although claimed", ("APIVERSION-SUPPORTED",), _MI),
+    # extra-parameters
+    Fault("extra-params-ignored", "error mode accepts unknown parameters", ("EXTRA-PARAMS-ERROR",), _MI),
+    Fault("extra-params-drop-fails", "drop mode answers 400", ("EXTRA-PARAMS-DROP",), _MI),
+    Fault(
+        "extra-params-pass-through-silent",
+        "pass-through accepts any unknown parameter silently",
+        ("EXTRA-PARAMS-PASS-THROUGH",),
+        _MI,
+    ),
+    Fault("extra-params-invalid-accepted", "an invalid extra-parameters value is accepted", ("EXTRA-PARAMS-INVALID",), _MI),
+    # 422
+    Fault("unsupported-200", "unsupported capabilities are ignored (200)", ("UNSUPPORTED-422",)),
+    Fault("unsupported-400", "unsupported capabilities get 400 instead of 422", ("UNSUPPORTED-422",)),
+    Fault("unsupported-wrong-code", '422 with code "invalid_input" and no parameter named', ("UNSUPPORTED-422",)),
+    Fault("supported-422", "tools get 422 although claimed", ("SUPPORTED-NOT-422",)),
+    # content filter
+    Fault("content-filter-500", "the content filter trigger gets 500", ("CONTENT-FILTER",)),
+    Fault("content-filter-silent", "the content filter trigger gets a normal 200", ("CONTENT-FILTER",)),
+    Fault("content-filter-wrong-code", 'the content filter answers 400 code "bad_request"', ("CONTENT-FILTER",)),
+    # chat semantics
+    Fault("usage-sum-wrong", "usage.total_tokens != prompt + completion", ("CHAT-USAGE-SUM",)),
+    Fault("max-tokens-ignored", "answers longer than max_tokens", ("CHAT-MAX-TOKENS",)),
+    Fault("length-not-reported", 'cut answers say finish_reason "stop"', ("CHAT-MAX-TOKENS",)),
+    Fault("stop-sequence-included", "content contains the stop sequence", ("CHAT-STOP",)),
+    Fault("created-milliseconds", "`created` in milliseconds", ("CHAT-CREATED",)),
+    Fault("choices-index-gap", "the only choice has index 1", ("CHAT-CHOICES-INDEX",)),
+    Fault("tool-choice-ignored", 'tool_choice "required"/named answered with plain text', ("CHAT-TOOL-CALLS",)),
+    Fault("tool-call-unknown-function", "tool calls name a function that was not offered", ("CHAT-TOOL-NAME",)),
+    Fault("tool-args-invalid-json", "function.arguments is not JSON", ("CHAT-TOOL-ARGS-JSON",)),
+    Fault("tool-choice-none-ignored", 'tool_choice "none" still calls a tool', ("CHAT-TOOL-NONE",)),
+    Fault("tool-followup-rejected", "a turn with a tool message gets 400", ("CHAT-TOOL-FOLLOWUP",)),
+    Fault("json-mode-invalid", "json_object answers are not JSON", ("CHAT-JSON-MODE",)),
+    Fault("json-schema-ignored", "json_schema answers do not match the schema", ("CHAT-JSON-SCHEMA",), _MI),
+    # embeddings
+    Fault("emb-count-short", "one item fewer than inputs", ("EMB-COUNT",)),
+    Fault("emb-index-duplicate", "two items share an index", ("EMB-INDEX",)),
+    Fault("emb-dimensions-ignored", "`dimensions` is ignored", ("EMB-DIMENSIONS",)),
+    Fault("emb-ragged", "vectors of different lengths", ("EMB-VECTOR-LENGTH",)),
+    Fault("emb-base64-float64", "base64 of float64 bytes", ("EMB-BASE64",)),
+    Fault("emb-base64-mismatch", "the base64 vector differs from the float one", ("EMB-BASE64-AGREES",)),
+    Fault("emb-usage-wrong", "total_tokens < prompt_tokens", ("EMB-USAGE",)),
+    Fault("emb-infinite", "a vector value written as 1e999", ("EMB-FINITE",)),
+)
+
+FAULTS: dict[str, Fault] = {f.name: f for f in _TABLE}
+
+
+def check_fault_names(names: Iterable[str]) -> frozenset[str]:
+    """Validate fault names against the table; raises ValueError naming the unknown ones."""
+    chosen = frozenset(names)
+    unknown = sorted(chosen - FAULTS.keys())
+    if unknown:
+        raise ValueError(f"unknown fault(s): {', '.join(unknown)}; known: {', '.join(sorted(FAULTS))}")
+    return chosen
+
+
+def faults_for_rule(rule_id: str) -> list[Fault]:
+    """The faults a rule is expected to catch (for the rule self-test matrix)."""
+    return [f for f in FAULTS.values() if rule_id in f.rules]

@@ -1,0 +1,53 @@
+"""The report writers: report.html (for people), results.json (for machines), waivers, baselines, diff.
+
+Input is always `conformance.results.RunResults`; nothing here talks to the target.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conformance.report.diff import Diff, diff_exit_code, diff_results, render_diff
+from conformance.report.html import render_html
+from conformance.report.json_out import atomic_write, read_results_json, write_results_json
+from conformance.report.verdict import finalize
+from conformance.report.waivers import Waiver, WaiverError, apply_baseline, apply_waivers, load_waivers
+from conformance.results import RunResults
+
+__all__ = [
+    "Diff",
+    "Waiver",
+    "WaiverError",
+    "apply_baseline",
+    "apply_waivers",
+    "diff_exit_code",
+    "diff_results",
+    "finalize",
+    "load_waivers",
+    "read_results_json",
+    "render_diff",
+    "render_html",
+    "write_reports",
+    "write_results_json",
+]
+
+
+def write_reports(
+    results: RunResults,
+    report_dir: Path,
+    *,
+    html_name: str = "report.html",
+    json_name: str = "results.json",
+    pytest_html_name: str | None = "pytest-html.html",
+) -> dict[str, Path]:
+    """Write report.html and results.json into `report_dir`; return {"html": path, "json": path}.
+
+    Writes `results` as given: call `finalize` (or apply_waivers / apply_baseline, which do) first.
+    """
+    report_dir = Path(report_dir)
+    report_dir.mkdir(parents=True, exist_ok=True)
+    json_path = report_dir / json_name
+    html_path = report_dir / html_name
+    write_results_json(results, json_path)
+    atomic_write(html_path, render_html(results, pytest_html_href=pytest_html_name))
+    return {"html": html_path, "json": json_path}

@@ -1,0 +1,95 @@
+"""Rebuild a completion document from a parsed stream, so semantic rules judge streams too.
+
+The chat rules (usage, stop, tool calls, JSON mode, ...) are written against the non-streamed
+shape. Rather than writing each twice, a stream is folded into that shape the way the OpenAI and
+azure-ai-inference SDKs accumulate deltas: content, reasoning and refusal pieces concatenated,
+tool calls merged by their `index` (position when absent, as Mistral sends them), the last
+non-null finish_reason and usage kept, and id/created/model from the first chunk that has them
+non-empty (the Azure OpenAI prompt-filter chunk has `id: ""` and `created: 0`).
+
+Pieces of the wrong type are left out here; STREAM-CONTENT-STRING and the chunk schema report them.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from conformance.exchange import StreamTranscript
+
+_TEXT_FIELDS = ("content", "reasoning_content", "refusal")
+
+
+def assemble_chat_stream(transcript: StreamTranscript) -> dict[str, Any] | None:
+    """A ChatCompletions-like dict from the transcript's chunks, or None if no chunk was JSON."""
+    doc: dict[str, Any] = {"object": "chat.completion", "choices": []}
+    choices: dict[int, dict[str, Any]] = {}
+    seen = False
+    for ev in transcript.events:
+        if ev.data in ("", "[DONE]"):
+            continue
+        try:
+            chunk = json.loads(ev.data)
+        except (ValueError, RecursionError):
+            continue
+        if not isinstance(chunk, dict):
+            continue
+        seen = True
+        for key in ("id", "model", "system_fingerprint"):
+            if key not in doc and isinstance(chunk.get(key), str) and chunk[key]:
+                doc[key] = chunk[key]
+        created = chunk.get("created")
+        if "created" not in doc and isinstance(created, int) and not isinstance(created, bool) and created:
+            doc["created"] = created
+        if isinstance(chunk.get("usage"), dict):
+            doc["usage"] = chunk["usage"]
+        for pos, ch in enumerate(chunk.get("choices") or []):
+            if isinstance(ch, dict):
+                _fold_choice(choices, pos, ch)
+    if not seen:
+        return None
+    doc["choices"] = [choices[i] for i in sorted(choices)]
+    for ch in doc["choices"]:
+        for tc in ch["message"].get("tool_calls", []):
+            del tc["_index"]
+            # Chunks need not repeat `type` (Mistral never sends it); the chunk schema judges them.
+            tc.setdefault("type", "function")
+    return doc
+
+
+def _fold_choice(choices: dict[int, dict[str, Any]], pos: int, ch: dict[str, Any]) -> None:
+    index = ch.get("index") if isinstance(ch.get("index"), int) else pos
+    acc = choices.setdefault(index, {"index": index, "message": {"role": "assistant"}, "finish_reason": None})
+    msg = acc["message"]
+    delta = ch.get("delta")
+    if isinstance(delta, dict):
+        if isinstance(delta.get("role"), str):
+            msg["role"] = delta["role"]
+        for key in _TEXT_FIELDS:
+            if isinstance(delta.get(key), str):
+                msg[key] = msg.get(key, "") + delta[key]
+        for tpos, tc in enumerate(delta.get("tool_calls") or []):
+            if isinstance(tc, dict):
+                _fold_tool_call(msg.setdefault("tool_calls", []), tpos, tc)
+    if isinstance(ch.get("text"), str):  # legacy completions streams
+        acc["text"] = acc.get("text", "") + ch["text"]
+    if ch.get("finish_reason") is not None:
+        acc["finish_reason"] = ch["finish_reason"]
+
+
+def _fold_tool_call(calls: list[dict[str, Any]], pos: int, tc: dict[str, Any]) -> None:
+    index = tc.get("index") if isinstance(tc.get("index"), int) else pos
+    acc = next((c for c in calls if c["_index"] == index), None)
+    if acc is None:
+        acc = {"_index": index, "function": {}}
+        calls.append(acc)
+    if isinstance(tc.get("id"), str) and tc["id"] and not acc.get("id"):
+        acc["id"] = tc["id"]
+    if isinstance(tc.get("type"), str) and tc["type"]:
+        acc["type"] = tc["type"]
+    fn = tc.get("function")
+    if isinstance(fn, dict):
+        for key in ("name", "arguments"):
+            if isinstance(fn.get(key), str):
+                acc["function"][key] = acc["function"].get(key, "") + fn[key]
+

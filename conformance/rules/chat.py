@@ -1,0 +1,441 @@
+"""Chat semantics: what a successful completion must honour of the request that asked for it.
+
+Judged on the answer document: the JSON body, or for streams the document rebuilt by
+`assemble_chat_stream` (so every rule here also covers streamed answers). Model output is
+nondeterministic, so every rule states only what any correct answer satisfies; ambiguous cases
+(e.g. finish_reason "length" below the limit) are at most notes (docs/behaviours.md).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import jsonschema
+
+from conformance.exchange import NO_JSON, Exchange
+from conformance.rules._model import Finding, Level, Rule, RuleContext, shorten
+from conformance.rules.assemble import assemble_chat_stream
+from conformance.rules.judge import applies, is_2xx, is_int, request_json, response_json, transcript
+from conformance.rules.registry import define, exchange_check
+
+CHAT_OPS = frozenset({"getChatCompletions", "ChatCompletions_Create"})
+COMPLETIONS_OPS = frozenset({"Completions_Create"})
+CUT = ("length", "content_filter")  # finish reasons after which the answer may be incomplete
+MIN_CREATED = 1577836800  # 2020-01-01T00:00:00Z
+
+CHAT = "2025-04-01#/components/schemas/ChatCompletions"
+OPTS = "2025-04-01#/components/schemas/ChatCompletionsOptions"
+
+define(Rule("CHAT-USAGE-SUM", "semantics",
+            "usage.total_tokens == usage.prompt_tokens + usage.completion_tokens.",
+            "2025-04-01#/components/schemas/CompletionsUsage/properties/total_tokens"))
+define(Rule("CHAT-MAX-TOKENS", "semantics",
+            "An answer never uses more completion tokens than max_tokens allows (per choice).",
+            f"{OPTS}/properties/max_tokens"))
+define(Rule("CHAT-STOP", "semantics",
+            "No choice's content contains a requested stop sequence.",
+            f"{OPTS}/properties/stop"))
+define(Rule("CHAT-CREATED", "semantics",
+            "`created` is a plausible Unix time in seconds (after 2020-01-01, before now + 1 day).",
+            f"{CHAT}/properties/created"))
+define(Rule("CHAT-CHOICES-INDEX", "semantics",
+            "choices is non-empty and its index values are 0..n-1, each once (n = the request's n, if sent).",
+            "2025-04-01#/components/schemas/ChatChoice/properties/index"))
+define(Rule("CHAT-TOOL-CALLS", "semantics",
+            "With tool_choice 'required' or a named function, every choice calls a tool (the named one), "
+            "each call well-formed, and finishes with 'tool_calls'.",
+            f"{OPTS}/properties/tool_choice"))
+define(Rule("CHAT-TOOL-NAME", "semantics",
+            "Every tool call names a function the request offered.",
+            "2025-04-01#/components/schemas/ChatCompletionsToolCall/properties/function"))
+define(Rule("CHAT-TOOL-ARGS-JSON", "semantics",
+            "A tool call's function.arguments parses as a JSON object.",
+            '2025-04-01#/components/schemas/FunctionCall/properties/arguments: "Note that the model does not '
+            'always generate valid JSON"', level=Level.WARNING))
+define(Rule("CHAT-TOOL-NONE", "semantics",
+            "With tool_choice 'none', no choice calls a tool.",
+            f"{OPTS}/properties/tool_choice"))
+define(Rule("CHAT-JSON-MODE", "semantics",
+            "With response_format json_object, each complete answer's content is valid JSON.",
+            "2025-04-01#/components/schemas/ChatCompletionsResponseFormatJsonObject"))
+define(Rule("CHAT-JSON-SCHEMA", "semantics",
+            "With response_format json_schema, each complete answer's content is JSON valid against that schema.",
+            "2025-04-01#/components/schemas/ChatCompletionsResponseFormatJsonSchema"))
+
+
+def answer(ex: Exchange) -> dict[str, Any] | None:
+    """The answer document: the JSON body, or the streamed chunks folded into one document."""
+    if not is_2xx(ex) or ex.response is None:
+        return None
+    ts = transcript(ex)
+    doc = assemble_chat_stream(ts) if ts is not None else response_json(ex.response)
+    return doc if isinstance(doc, dict) and doc is not NO_JSON else None
+
+
+def _choices(doc: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
+    chs = doc.get("choices")
+    return [(i, c) for i, c in enumerate(chs) if isinstance(c, dict)] if isinstance(chs, list) else []
+
+
+def _message(choice: dict[str, Any]) -> dict[str, Any]:
+    msg = choice.get("message")
+    return msg if isinstance(msg, dict) else {}
+
+
+def _tool_calls(choice: dict[str, Any]) -> list[Any]:
+    calls = _message(choice).get("tool_calls")
+    return calls if isinstance(calls, list) else []
+
+
+def _text_path(choice: dict[str, Any], i: int) -> tuple[Any, str]:
+    if "text" in choice and "message" not in choice:
+        return choice.get("text"), f"$.choices[{i}].text"
+    return _message(choice).get("content"), f"$.choices[{i}].message.content"
+
+
+def _on(ops: frozenset[str]):  # type: ignore[no-untyped-def]
+    def pred(ctx: RuleContext, ex: Exchange) -> bool:
+        return ex.operation_id in ops and answer(ex) is not None
+
+    return pred
+
+
+_any_completion = _on(CHAT_OPS | COMPLETIONS_OPS)
+_chat = _on(CHAT_OPS)
+applies("CHAT-USAGE-SUM", "CHAT-CREATED", "CHAT-CHOICES-INDEX")(_any_completion)
+
+
+@applies("CHAT-MAX-TOKENS")
+def _has_max_tokens(ctx: RuleContext, ex: Exchange) -> bool:
+    req = request_json(ex)
+    return _any_completion(ctx, ex) and (is_int(req.get("max_tokens")) or is_int(req.get("max_completion_tokens")))
+
+
+@applies("CHAT-STOP")
+def _has_stop(ctx: RuleContext, ex: Exchange) -> bool:
+    return _any_completion(ctx, ex) and bool(_stops(request_json(ex)))
+
+
+def _stops(req: dict[str, Any]) -> list[str]:
+    stop = req.get("stop")
+    if req.get("echo") is True:  # completions echo the prompt, which may contain the stop sequence
+        return []
+    items = [stop] if isinstance(stop, str) else stop if isinstance(stop, list) else []
+    return [s for s in items if isinstance(s, str) and s]
+
+
+def _tool_choice(ex: Exchange) -> Any:
+    return request_json(ex).get("tool_choice")
+
+
+def _named(tc: Any) -> str | None:
+    if isinstance(tc, dict) and isinstance(tc.get("function"), dict):
+        name = tc["function"].get("name")
+        return name if isinstance(name, str) else None
+    return None
+
+
+@applies("CHAT-TOOL-CALLS")
+def _forced_tool(ctx: RuleContext, ex: Exchange) -> bool:
+    tc = _tool_choice(ex)
+    return _chat(ctx, ex) and (tc == "required" or _named(tc) is not None)
+
+
+@applies("CHAT-TOOL-NAME", "CHAT-TOOL-ARGS-JSON")
+def _has_tool_calls(ctx: RuleContext, ex: Exchange) -> bool:
+    doc = answer(ex) if ex.operation_id in CHAT_OPS else None
+    return doc is not None and any(_tool_calls(c) for _, c in _choices(doc))
+
+
+@applies("CHAT-TOOL-NONE")
+def _tools_off(ctx: RuleContext, ex: Exchange) -> bool:
+    return _chat(ctx, ex) and _tool_choice(ex) == "none"
+
+
+def _format_type(ex: Exchange) -> str | None:
+    rf = request_json(ex).get("response_format")
+    return rf.get("type") if isinstance(rf, dict) else None
+
+
+@applies("CHAT-JSON-MODE")
+def _json_mode(ctx: RuleContext, ex: Exchange) -> bool:
+    return _chat(ctx, ex) and _format_type(ex) == "json_object"
+
+
+@applies("CHAT-JSON-SCHEMA")
+def _json_schema_mode(ctx: RuleContext, ex: Exchange) -> bool:
+    return _chat(ctx, ex) and _format_type(ex) == "json_schema" and _requested_schema(ex) is not None
+
+
+def _requested_schema(ex: Exchange) -> dict[str, Any] | None:
+    rf = request_json(ex).get("response_format")
+    js = rf.get("json_schema") if isinstance(rf, dict) else None
+    schema = js.get("schema") if isinstance(js, dict) else None
+    return schema if isinstance(schema, dict) else None
+
+
+@exchange_check("CHAT-USAGE-SUM")
+def check_usage_sum(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
+    doc = answer(ex)
+    usage = doc.get("usage") if doc else None
+    if not isinstance(usage, dict):
+        return
+    p, c, t = (usage.get(k) for k in ("prompt_tokens", "completion_tokens", "total_tokens"))
+    if is_int(p) and is_int(c) and is_int(t) and t != p + c:
+        yield Finding("CHAT-USAGE-SUM",
+                      f"usage.total_tokens is {t} but prompt_tokens + completion_tokens = {p} + {c} = {p + c}",
+                      path="$.usage.total_tokens", value=str(t))
+
+
+@exchange_check("CHAT-MAX-TOKENS")
+def check_max_tokens(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
+    doc = answer(ex)
+    assert doc is not None
+    req = request_json(ex)
+    key = "max_completion_tokens" if is_int(req.get("max_completion_tokens")) else "max_tokens"
+    limit = req[key]
+    n = req.get("n") if is_int(req.get("n")) and req.get("n") > 0 else 1
+    if is_int(req.get("best_of")) and req["best_of"] > n:  # completions bill every candidate
+        n = req["best_of"]
+    usage = doc.get("usage")
+    used = usage.get("completion_tokens") if isinstance(usage, dict) else None
+    if is_int(used) and used > limit * n:
+        yield Finding("CHAT-MAX-TOKENS",
+                      f"{key} was {limit}" + (f" (x n={n})" if n > 1 else "")
+                      + f" but usage.completion_tokens is {used}",
+                      path="$.usage.completion_tokens", value=str(used))
+        return
+    # "length" well below the limit may be the context window, not max_tokens: a note only.
+    chs = _choices(doc)
+    if n == 1 and len(chs) == 1 and chs[0][1].get("finish_reason") == "length" and is_int(used) and used < limit:
+        yield Finding("CHAT-MAX-TOKENS",
+                      f"finish_reason is 'length' but only {used} of {key}={limit} completion tokens were used "
+                      "(legitimate only if the context window, not max_tokens, cut the answer)",
+                      path="$.choices[0].finish_reason", value='"length"', level=Level.NOTE)
+
+
+@exchange_check("CHAT-STOP")
+def check_stop(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
+    doc = answer(ex)
+    assert doc is not None
+    stops = _stops(request_json(ex))
+    for i, ch in _choices(doc):
+        text, path = _text_path(ch, i)
+        if not isinstance(text, str):
+            continue
+        for s in stops:
+            pos = text.find(s)
+            if pos >= 0:
+                yield Finding("CHAT-STOP",
+                              f"the answer contains the requested stop sequence {shorten(s)} at offset {pos}; "
+                              "generation must end before it",
+                              path=path, value=shorten(text[max(0, pos - 40): pos + len(s) + 40]))
+                break
+
+
+@exchange_check("CHAT-CREATED")
+def check_created(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
+    doc = answer(ex)
+    assert doc is not None
+    created = doc.get("created")
+    if not is_int(created):
+        return  # absent or mistyped: the schema rules say so
+    upper = int(time.time()) + 86400
+    if MIN_CREATED <= created <= upper:
+        return
+    why = ("looks like milliseconds, not seconds" if created > 10**12
+           else "is in the future" if created > upper else "is before 2020-01-01")
+    yield Finding("CHAT-CREATED", f"created = {created} {why}", path="$.created", value=str(created))
+
+
+@exchange_check("CHAT-CHOICES-INDEX")
+def check_choices_index(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
+    doc = answer(ex)
+    assert doc is not None
+    chs = _choices(doc)
+    req_n = request_json(ex).get("n")
+    if not chs:
+        yield Finding("CHAT-CHOICES-INDEX", "a successful answer has no choices", path="$.choices",
+                      value=shorten(doc.get("choices")))
+        return
+    indices = [c.get("index") for _, c in chs]
+    if not all(is_int(x) for x in indices):
+        return  # missing/mistyped index: the schema rules say so
+    n = req_n if is_int(req_n) and req_n > 0 else len(chs)
+    if sorted(indices) != list(range(n)):
+        yield Finding("CHAT-CHOICES-INDEX",
+                      f"choice indices are {sorted(indices)}, expected each of 0..{n - 1} once"
+                      + (f" (the request asked for n={req_n})" if is_int(req_n) else ""),
+                      path="$.choices[*].index", value=shorten(indices))
+
+
+@exchange_check("CHAT-TOOL-CALLS")
+def check_tool_calls(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
+    doc = answer(ex)
+    assert doc is not None
+    named = _named(_tool_choice(ex))
+    for i, ch in _choices(doc):
+        reason = ch.get("finish_reason")
+        calls = _tool_calls(ch)
+        if not calls:
+            if reason not in CUT:
+                yield Finding("CHAT-TOOL-CALLS",
+                              f"tool_choice {'named ' + repr(named) if named else 'required'} but choice {i} "
+                              f"called no tool (finish_reason {shorten(reason)})",
+                              path=f"$.choices[{i}].message.tool_calls",
+                              value=shorten(_message(ch).get("tool_calls")))
+            continue
+        if reason not in ("tool_calls", *CUT):
+            # OpenAI-compatible services finish a forced *named* call with "stop": variant for errata.
+            yield Finding("CHAT-TOOL-CALLS",
+                          f"choice {i} called a tool but finish_reason is {shorten(reason)}, not 'tool_calls'",
+                          path=f"$.choices[{i}].finish_reason", value=shorten(reason),
+                          variant="named-stop" if named and reason == "stop" else None)
+        for j, call in enumerate(calls):
+            yield from _malformed_call(i, j, call, named)
+
+
+def _malformed_call(i: int, j: int, call: Any, named: str | None) -> Iterator[Finding]:
+    base = f"$.choices[{i}].message.tool_calls[{j}]"
+    if not isinstance(call, dict):
+        yield Finding("CHAT-TOOL-CALLS", "a tool call is not an object", path=base, value=shorten(call))
+        return
+    fn = call.get("function") if isinstance(call.get("function"), dict) else {}
+    problems = [
+        ("id", call.get("id"), isinstance(call.get("id"), str) and call["id"] != "", "a non-empty string"),
+        ("type", call.get("type"), call.get("type") == "function", '"function"'),
+        ("function.name", fn.get("name"), isinstance(fn.get("name"), str) and fn["name"] != "", "a non-empty string"),
+        ("function.arguments", fn.get("arguments"), isinstance(fn.get("arguments"), str), "a string"),
+    ]
+    for field, value, ok, want in problems:
+        if not ok:
+            yield Finding("CHAT-TOOL-CALLS", f"tool call {field} is {shorten(value)}, expected {want}",
+                          path=f"{base}.{field}", value=shorten(value))
+    if named and isinstance(fn.get("name"), str) and fn["name"] != named:
+        yield Finding("CHAT-TOOL-CALLS", f"tool_choice named {named!r} but the call is to {fn['name']!r}",
+                      path=f"{base}.function.name", value=shorten(fn["name"]))
+
+
+def _offered(req: dict[str, Any]) -> set[str]:
+    names = set()
+    for t in req.get("tools") or []:
+        if isinstance(t, dict) and isinstance(t.get("function"), dict) and isinstance(t["function"].get("name"), str):
+            names.add(t["function"]["name"])
+    for f in req.get("functions") or []:  # Azure OpenAI legacy functions
+        if isinstance(f, dict) and isinstance(f.get("name"), str):
+            names.add(f["name"])
+    return names
+
+
+def _iter_calls(doc: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:
+    for i, ch in _choices(doc):
+        for j, call in enumerate(_tool_calls(ch)):
+            if isinstance(call, dict) and isinstance(call.get("function"), dict):
+                yield f"$.choices[{i}].message.tool_calls[{j}].function", call["function"], ch
+
+
+@exchange_check("CHAT-TOOL-NAME")
+def check_tool_name(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
+    doc = answer(ex)
+    assert doc is not None
+    offered = _offered(request_json(ex))
+    for path, fn, _ in _iter_calls(doc):
+        name = fn.get("name")
+        if isinstance(name, str) and name not in offered:
+            yield Finding("CHAT-TOOL-NAME",
+                          f"the answer calls function {name!r}, which the request did not offer "
+                          f"(offered: {sorted(offered) or 'none'})",
+                          path=f"{path}.name", value=shorten(name))
+
+
+@exchange_check("CHAT-TOOL-ARGS-JSON")
+def check_tool_args_json(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
+    doc = answer(ex)
+    assert doc is not None
+    for path, fn, ch in _iter_calls(doc):
+        args = fn.get("arguments")
+        if not isinstance(args, str) or ch.get("finish_reason") in CUT:
+            continue
+        try:
+            parsed = json.loads(args)
+        except (ValueError, RecursionError) as exc:
+            yield Finding("CHAT-TOOL-ARGS-JSON", f"function.arguments is not valid JSON ({exc})",
+                          path=f"{path}.arguments", value=shorten(args))
+            continue
+        if not isinstance(parsed, dict):
+            yield Finding("CHAT-TOOL-ARGS-JSON", f"function.arguments is JSON but a {type(parsed).__name__}, "
+                          "not an object", path=f"{path}.arguments", value=shorten(args))
+
+
+@exchange_check("CHAT-TOOL-NONE")
+def check_tool_none(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
+    doc = answer(ex)
+    assert doc is not None
+    for i, ch in _choices(doc):
+        calls = _tool_calls(ch)
+        if calls:
+            yield Finding("CHAT-TOOL-NONE", f"tool_choice was 'none' but choice {i} makes {len(calls)} tool call(s)",
+                          path=f"$.choices[{i}].message.tool_calls", value=shorten(calls))
+        elif ch.get("finish_reason") == "tool_calls":
+            yield Finding("CHAT-TOOL-NONE", f"tool_choice was 'none' but choice {i} finished with 'tool_calls'",
+                          path=f"$.choices[{i}].finish_reason", value='"tool_calls"')
+
+
+def _structured_contents(doc: dict[str, Any]) -> Iterator[tuple[int, Any, str]]:
+    """(choice, content, path) for the complete, non-refused, non-tool answers of a JSON mode."""
+    for i, ch in _choices(doc):
+        if ch.get("finish_reason") in CUT:
+            continue
+        msg = _message(ch)
+        content = msg.get("content")
+        if content is None and (_tool_calls(ch) or isinstance(msg.get("refusal"), str)):
+            continue  # the model called a tool or refused (structured outputs' refusal field)
+        yield i, content, f"$.choices[{i}].message.content"
+
+
+def _parse_content(rule: str, content: Any, path: str) -> tuple[Any, Finding | None]:
+    if not isinstance(content, str):
+        return NO_JSON, Finding(rule, f"the content is {shorten(content)}, not a JSON text", path=path,
+                                value=shorten(content))
+    try:
+        return json.loads(content), None
+    except (ValueError, RecursionError) as exc:
+        return NO_JSON, Finding(rule, f"the content is not valid JSON ({exc})", path=path,
+                                value=shorten(content))
+
+
+@exchange_check("CHAT-JSON-MODE")
+def check_json_mode(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
+    doc = answer(ex)
+    assert doc is not None
+    for _, content, path in _structured_contents(doc):
+        _, problem = _parse_content("CHAT-JSON-MODE", content, path)
+        if problem:
+            yield problem
+
+
+@exchange_check("CHAT-JSON-SCHEMA")
+def check_json_schema(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
+    doc = answer(ex)
+    assert doc is not None
+    schema = _requested_schema(ex)
+    assert schema is not None
+    try:
+        cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+        cls.check_schema(schema)
+        validator = cls(schema)
+    except jsonschema.SchemaError:
+        return  # the request's schema is itself invalid: nothing the service can be held to
+    for _, content, path in _structured_contents(doc):
+        value, problem = _parse_content("CHAT-JSON-SCHEMA", content, path)
+        if problem:
+            yield problem
+            continue
+        for err in sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path))[:5]:
+            inner = err.json_path
+            yield Finding("CHAT-JSON-SCHEMA",
+                          f"the content does not match the requested schema at {inner}: {err.message}",
+                          path=path, value=shorten(err.instance), keyword=str(err.validator))

@@ -1,0 +1,198 @@
+"""Judging one exchange: run every exchange-scope check that applies, and say which applied.
+
+Design (kept deliberately simple): every exchange rule has a cheap *applicability predicate*,
+registered next to its check with `@applies("RULE-ID", ...)`. `judge_exchange` runs a check only
+when its predicate holds, and `applicable_rules` lists exactly those rules, so a rule counts as
+"evaluated" (a pass in the report) only on exchanges it could judge. A rule without a predicate
+(one added elsewhere without `@applies`) applies whenever the exchange got a response.
+
+A check that crashes is a suite bug, not a target deviation: in production (`raise_errors=False`)
+it becomes a NOTE finding naming the check, so one bug never aborts a whole run; tests pass
+`raise_errors=True` to see the traceback. Profiles are applied by the caller (`apply_profile`).
+
+The helpers at the bottom are shared by the family modules: how to read an exchange's request and
+response documents and its stream, tolerant of exchanges built by hand or from recordings.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from conformance.exchange import NO_JSON, parse_json_body
+from conformance.rules._model import Finding, Level, RuleContext, iter_findings, shorten
+from conformance.rules.registry import exchange_checks
+
+if TYPE_CHECKING:
+    from conformance.exchange import Exchange, RecordedResponse, StreamTranscript
+
+Predicate = Callable[[RuleContext, "Exchange"], bool]
+
+#: At most this many findings of one rule on one exchange (a 5,000-chunk stream with the same
+#: defect in every chunk must not produce 5,000 findings); the rest is summarised in one NOTE.
+MAX_FINDINGS_PER_RULE = 20
+
+_PREDICATES: dict[str, Predicate] = {}
+
+
+def applies(*rule_ids: str) -> Callable[[Predicate], Predicate]:
+    """Register `pred` as the applicability predicate of the given rules."""
+
+    def deco(pred: Predicate) -> Predicate:
+        for rid in rule_ids:
+            _PREDICATES[rid] = pred
+        return pred
+
+    return deco
+
+
+def predicate_for(rule_id: str) -> Predicate | None:
+    return _PREDICATES.get(rule_id)
+
+
+def _applies(rule_id: str, ctx: RuleContext, ex: Exchange) -> bool:
+    pred = _PREDICATES.get(rule_id)
+    if pred is None:
+        return ex.response is not None
+    return bool(pred(ctx, ex))
+
+
+def _api_ok(rule_api: str, ctx: RuleContext) -> bool:
+    return rule_api in ("any", ctx.api)
+
+
+def applicable_rules(ctx: RuleContext, exchange: Exchange) -> list[str]:
+    """Ids of the exchange rules that judge this exchange (whether or not they found anything)."""
+    out = []
+    for check in exchange_checks():
+        if not _api_ok(check.rule.api, ctx):
+            continue
+        try:
+            if _applies(check.rule.id, ctx, exchange):
+                out.append(check.rule.id)
+        except Exception:  # noqa: BLE001 - a broken predicate must not hide the others
+            out.append(check.rule.id)
+    return out
+
+
+def judge_exchange(ctx: RuleContext, exchange: Exchange, *, raise_errors: bool = False) -> list[Finding]:
+    """Every finding of every applicable exchange rule, at the rules' own levels (no profile)."""
+    findings: list[Finding] = []
+    for check in exchange_checks():
+        if not _api_ok(check.rule.api, ctx):
+            continue
+        try:
+            if not _applies(check.rule.id, ctx, exchange):
+                continue
+            found = _capped(check.rule.id, iter_findings(check, ctx, exchange))
+        except Exception as exc:
+            if raise_errors:
+                raise
+            found = [
+                Finding(
+                    rule_id=check.rule.id,
+                    message=f"the suite's check {check.func.__name__} crashed on this exchange "
+                    f"({type(exc).__name__}: {shorten(str(exc), 200)}); the rule was not judged",
+                    level=Level.NOTE,
+                    operation_id=exchange.operation_id,
+                    exchange=exchange,
+                )
+            ]
+        findings.extend(found)
+    return findings
+
+
+def _capped(rule_id: str, found: Iterable[Finding]) -> list[Finding]:
+    out: list[Finding] = []
+    extra = 0
+    for f in found:
+        if len(out) < MAX_FINDINGS_PER_RULE:
+            out.append(f)
+        else:
+            extra += 1
+    if extra:
+        first = out[0]
+        out.append(
+            Finding(
+                rule_id=rule_id,
+                message=f"{extra} further finding(s) of this rule on this exchange not listed",
+                level=Level.NOTE,
+                operation_id=first.operation_id,
+                exchange=first.exchange,
+            )
+        )
+    return out
+
+
+# --- helpers shared by the family modules -----------------------------------------------------
+
+
+def request_json(ex: Exchange) -> dict[str, Any]:
+    """The request document as a dict ({} when the request had no JSON object body)."""
+    doc = ex.request.json
+    if doc is NO_JSON and ex.request.body:
+        doc, _ = parse_json_body(ex.request.body)
+    return doc if isinstance(doc, dict) else {}
+
+
+def response_json(resp: RecordedResponse) -> Any:
+    """The parsed response body, or NO_JSON (parsing here when the builder did not)."""
+    if resp.json is not NO_JSON or resp.json_error is not None:
+        return resp.json
+    if not resp.body:
+        return NO_JSON
+    doc, _ = parse_json_body(resp.body)
+    return doc
+
+
+def json_error(resp: RecordedResponse) -> str | None:
+    if resp.json is not NO_JSON:
+        return None
+    if resp.json_error is not None:
+        return resp.json_error
+    return parse_json_body(resp.body)[1]
+
+
+def is_2xx(ex: Exchange) -> bool:
+    return ex.response is not None and 200 <= ex.response.status < 300
+
+
+def stream_requested(ex: Exchange) -> bool:
+    return request_json(ex).get("stream") is True
+
+
+def transcript(ex: Exchange) -> StreamTranscript | None:
+    """The parsed event stream of a `text/event-stream` answer (parsing the body if needed)."""
+    resp = ex.response
+    if resp is None:
+        return None
+    if resp.stream is not None:
+        return resp.stream
+    if resp.content_type != "text/event-stream":
+        return None
+    from conformance.sse import parse_stream
+
+    resp.stream = parse_stream(resp.body)
+    return resp.stream
+
+
+def chunks(ts: StreamTranscript) -> list[tuple[int, Any]]:
+    """(event index, parsed JSON) of every event whose data is JSON (not `[DONE]`, not broken)."""
+    out = []
+    for i, ev in enumerate(ts.events):
+        if ev.data == "" or ev.data == "[DONE]":
+            continue
+        try:
+            out.append((i, json.loads(ev.data)))
+        except (ValueError, RecursionError):
+            continue
+    return out
+
+
+def is_json_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)

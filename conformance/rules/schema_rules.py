@@ -1,0 +1,153 @@
+"""Schema and media-type rules: is a successful answer what the operation declares?
+
+Bodies are validated by the one validator (`Spec.validate_response`); this module only turns its
+`SchemaIssue`s into findings and adds the checks the schema cannot express (JSON well-formedness,
+Content-Type, server errors).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from conformance.exchange import NO_JSON, Exchange
+from conformance.rules._model import Finding, Level, Rule, RuleContext, shorten
+from conformance.rules.judge import applies, is_2xx, json_error, response_json, stream_requested
+from conformance.rules.registry import define, exchange_check
+
+define(Rule(
+    "SCHEMA-RESPONSE", "schema",
+    "A successful JSON response body validates against the operation's declared response schema.",
+    "2025-04-01#/paths/~1chat~1completions/post/responses/200 (and every operation's 2xx response)",
+))
+define(Rule(
+    "BODY-JSON", "schema",
+    "A response labelled application/json has a body that is valid UTF-8 JSON (RFC 8259).",
+    "RFC 8259 §8.1 (UTF-8) and the operation's declared application/json content",
+))
+define(Rule(
+    "CONTENT-TYPE-JSON", "schema",
+    "A successful non-streamed response has Content-Type application/json (a charset parameter is allowed).",
+    "2025-04-01#/paths/~1chat~1completions/post/responses/200/content (application/json only)",
+))
+define(Rule(
+    "NO-SERVER-ERROR", "errors",
+    "The service never answers 5xx: schema-invalid requests are answered 400/422, never 5xx.",
+    'REST reference: "A specific error is returned on those cases where the model can\'t support a '
+    'specific parameter" (422); RFC 9110 §15.6: 5xx means the server failed to fulfil a valid request',
+))
+
+
+def _json_media(content_type: str) -> bool:
+    return content_type == "application/json" or content_type.endswith("+json")
+
+
+@applies("SCHEMA-RESPONSE")
+def _has_json_success(ctx: RuleContext, ex: Exchange) -> bool:
+    return (
+        is_2xx(ex)
+        and ex.operation_id is not None
+        and ex.response is not None
+        and ex.response.content_type != "text/event-stream"
+        and not ex.response.truncated
+        and response_json(ex.response) is not NO_JSON
+    )
+
+
+@exchange_check("SCHEMA-RESPONSE")
+def check_schema_response(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
+    assert ex.response is not None and ex.operation_id is not None
+    body = response_json(ex.response)
+    for issue in ctx.spec.validate_response(ex.operation_id, ex.response.status, body):
+        yield issue_finding("SCHEMA-RESPONSE", issue)
+
+
+def issue_finding(rule_id: str, issue: Any, *, path_prefix: str = "") -> Finding:
+    """One finding per SchemaIssue; open-enum notes stay notes."""
+    return Finding(
+        rule_id=rule_id,
+        message=issue.message,
+        path=path_prefix + issue.path,
+        value=issue.value,
+        pointer=issue.pointer,
+        keyword=issue.keyword,
+        level=Level.NOTE if issue.level == "note" else Level.VIOLATION,
+    )
+
+
+@applies("BODY-JSON")
+def _labelled_json(ctx: RuleContext, ex: Exchange) -> bool:
+    r = ex.response
+    # A body cut by the suite's own size limit cannot be judged as JSON.
+    return r is not None and bool(r.body) and not r.truncated and _json_media(r.content_type)
+
+
+@exchange_check("BODY-JSON")
+def check_body_json(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
+    assert ex.response is not None
+    if response_json(ex.response) is NO_JSON:
+        err = json_error(ex.response) or "body is not JSON"
+        yield Finding(
+            "BODY-JSON",
+            f"the body is labelled {ex.response.content_type} but {err}; "
+            f"body starts {shorten(ex.response.text[:200])}",
+            path="body",
+            value=err,
+        )
+
+
+@applies("CONTENT-TYPE-JSON")
+def _non_streamed_success(ctx: RuleContext, ex: Exchange) -> bool:
+    return is_2xx(ex) and not stream_requested(ex)
+
+
+@exchange_check("CONTENT-TYPE-JSON")
+def check_content_type_json(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
+    assert ex.response is not None
+    ct = ex.response.content_type
+    if ct == "application/json":
+        return
+    declared = _declared_media_types(ctx, ex)
+    if declared and "application/json" not in declared and ct in declared:
+        return  # e.g. Azure OpenAI audio operations also declare text/plain
+    raw = ex.response.header("content-type")
+    yield Finding(
+        "CONTENT-TYPE-JSON",
+        f"a successful non-streamed answer has Content-Type {raw!r}, expected application/json"
+        + (" (the request did not ask for stream: true)" if ct == "text/event-stream" else ""),
+        path="header:content-type",
+        value=shorten(raw),
+    )
+
+
+def _declared_media_types(ctx: RuleContext, ex: Exchange) -> tuple[str, ...]:
+    if ex.operation_id is None or ex.response is None:
+        return ()
+    try:
+        op = ctx.spec.operation(ex.operation_id)
+    except (KeyError, AttributeError):
+        return ()
+    status = str(ex.response.status)
+    for key in (status, status[0] + "XX", "default"):
+        if key in op.responses:
+            return tuple(op.responses[key])
+    return ()
+
+
+@applies("NO-SERVER-ERROR")
+def _has_response(ctx: RuleContext, ex: Exchange) -> bool:
+    return ex.response is not None
+
+
+@exchange_check("NO-SERVER-ERROR")
+def check_no_server_error(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
+    assert ex.response is not None
+    status = ex.response.status
+    if status >= 500:
+        yield Finding(
+            "NO-SERVER-ERROR",
+            f"the service answered {status} (a server error) to {ex.request.method} {ex.request.path}; "
+            f"body starts {shorten(ex.response.text[:200])}",
+            path="status",
+            value=str(status),
+        )

@@ -1,0 +1,375 @@
+"""Streaming rules: the event-stream framing and the chunk sequence of a streamed answer.
+
+Paths inside a stream are written `event[i]$.json.path`, where `i` is the position of the event in
+`StreamTranscript.events` (0-based, counting every dispatched event, `[DONE]` included); paths about
+the stream as a whole are `stream` or `stream:trailing`. Errata match them with globs such as
+`*$.object`.
+
+Rules judging chunk *content* apply to any `text/event-stream` answer; STREAM-CONTENT-TYPE applies
+to answers to `stream: true`; rules about how a stream ends apply only when it ended by itself
+(a stream cut by the suite's limits is reported once, by STREAM-COMPLETE).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+from conformance.exchange import Exchange, StreamTranscript
+from conformance.rules._model import Finding, Level, Rule, RuleContext, shorten
+from conformance.rules.judge import applies, chunks, is_2xx, is_int, stream_requested, transcript
+from conformance.rules.registry import define, exchange_check
+from conformance.rules.schema_rules import issue_finding
+
+WHATWG = "WHATWG HTML §9.2 Server-sent events (event-stream interpretation)"
+SDK = "azure-ai-inference SDK: BaseStreamingChatCompletions accepts only lines starting 'data: '"
+
+define(Rule(
+    "STREAM-CONTENT-TYPE", "streaming",
+    "A successful answer to a request with stream: true is a text/event-stream.",
+    "2025-04-01#/components/schemas/ChatCompletionsOptions/properties/stream",
+))
+define(Rule(
+    "STREAM-FRAMING", "streaming",
+    "Every event's data is one JSON document, except the terminating [DONE]; the stream is valid "
+    "UTF-8 without NUL or other framing defects.",
+    WHATWG,
+))
+define(Rule(
+    "STREAM-DONE", "streaming",
+    "The last event is `data: [DONE]` and nothing follows it.",
+    "azure-ai-inference SDK: stops at 'data: [DONE]'; OpenAI-compatible stream termination",
+))
+define(Rule(
+    "STREAM-COMPLETE", "streaming",
+    "The stream ends by itself within the suite's time, size and event bounds.",
+    WHATWG + "; the suite's configured limits",
+))
+define(Rule(
+    "STREAM-CHUNK-SCHEMA", "streaming",
+    "Every streamed chunk validates against the streamed-update schema.",
+    "2025-04-01#/components/schemas/StreamingChatCompletionsUpdate",
+))
+define(Rule(
+    "STREAM-SAME-ID", "streaming",
+    "Every chunk of one stream carries the same id.",
+    "2025-04-01#/components/schemas/StreamingChatCompletionsUpdate/properties/id",
+))
+define(Rule(
+    "STREAM-FIRST-ROLE", "streaming",
+    "A delta's role, where present, is 'assistant'.",
+    "2025-04-01#/components/schemas/StreamingChatResponseMessageUpdate/properties/role",
+))
+define(Rule(
+    "STREAM-FINISH-REASON", "streaming",
+    "Each choice gets exactly one non-null finish_reason, and no content follows it.",
+    "2025-04-01#/components/schemas/StreamingChatChoiceUpdate/properties/finish_reason",
+))
+define(Rule(
+    "STREAM-USAGE-SUM", "streaming",
+    "Usage in a chunk, where present, adds up: total_tokens == prompt_tokens + completion_tokens.",
+    "2025-04-01#/components/schemas/CompletionsUsage/properties/total_tokens",
+))
+define(Rule(
+    "STREAM-CONTENT-STRING", "streaming",
+    "Every delta content piece is a string (or null), so the pieces concatenate to the answer.",
+    "2025-04-01#/components/schemas/StreamingChatResponseMessageUpdate/properties/content",
+))
+define(Rule(
+    "STREAM-SDK-INTEROP", "interop",
+    "The stream uses only `data: ` lines and \\n line endings, which the official SDK can read.",
+    SDK,
+    level=Level.WARNING,
+))
+
+
+def _stream(ex: Exchange) -> StreamTranscript | None:
+    return transcript(ex) if ex.response is not None else None
+
+
+def _completed(ts: StreamTranscript) -> bool:
+    return ts.cut_reason is None and ts.closed_normally
+
+
+def _choice_chunks(ts: StreamTranscript) -> Iterator[tuple[int, int, dict[str, Any]]]:
+    """(event index, position in choices, choice) for every choice object of every chunk."""
+    for i, chunk in chunks(ts):
+        if isinstance(chunk, dict) and isinstance(chunk.get("choices"), list):
+            for pos, ch in enumerate(chunk["choices"]):
+                if isinstance(ch, dict):
+                    yield i, pos, ch
+
+
+@applies("STREAM-CONTENT-TYPE")
+def _stream_asked_ok(ctx: RuleContext, ex: Exchange) -> bool:
+    return is_2xx(ex) and stream_requested(ex)
+
+
+@exchange_check("STREAM-CONTENT-TYPE")
+def check_stream_content_type(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
+    assert ex.response is not None
+    if ex.response.content_type != "text/event-stream":
+        raw = ex.response.header("content-type")
+        yield Finding(
+            "STREAM-CONTENT-TYPE",
+            f"the request asked for stream: true and got {ex.response.status} with Content-Type {raw!r} "
+            "instead of text/event-stream",
+            path="header:content-type",
+            value=shorten(raw),
+        )
+
+
+@applies("STREAM-FRAMING", "STREAM-CHUNK-SCHEMA", "STREAM-SAME-ID", "STREAM-FIRST-ROLE",
+         "STREAM-USAGE-SUM", "STREAM-CONTENT-STRING", "STREAM-SDK-INTEROP", "STREAM-COMPLETE")
+def _is_stream(ctx: RuleContext, ex: Exchange) -> bool:
+    return _stream(ex) is not None
+
+
+@exchange_check("STREAM-FRAMING")
+def check_stream_framing(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
+    ts = _stream(ex)
+    assert ts is not None
+    for issue in ts.framing_issues:
+        yield Finding("STREAM-FRAMING", f"event-stream framing defect: {issue}", path="stream", value=shorten(issue))
+    for i, ev in enumerate(ts.events):
+        if ev.data == "" or ev.data == "[DONE]":
+            continue
+        try:
+            json.loads(ev.data)
+        except (ValueError, RecursionError) as exc:
+            yield Finding(
+                "STREAM-FRAMING",
+                f"event {i}'s data is not one JSON document ({exc})",
+                path=f"event[{i}]",
+                value=shorten(ev.data, 160),
+            )
+
+
+@applies("STREAM-DONE", "STREAM-FINISH-REASON")
+def _completed_stream(ctx: RuleContext, ex: Exchange) -> bool:
+    ts = _stream(ex)
+    return ts is not None and _completed(ts)
+
+
+@exchange_check("STREAM-DONE")
+def check_stream_done(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
+    ts = _stream(ex)
+    assert ts is not None
+    done_at = [i for i, ev in enumerate(ts.events) if ev.data == "[DONE]"]
+    if not done_at:
+        last = ts.events[-1].data if ts.events else None
+        hint = " (an unterminated `data: [DONE]` is in the trailing bytes)" if "[DONE]" in ts.trailing else ""
+        yield Finding(
+            "STREAM-DONE",
+            f"the stream ended without a `data: [DONE]` event{hint}",
+            path=f"event[{len(ts.events) - 1}]" if ts.events else "stream",
+            value=shorten(last, 160) if last is not None else None,
+        )
+    elif done_at[0] != len(ts.events) - 1:
+        after = ts.events[done_at[0] + 1]
+        yield Finding(
+            "STREAM-DONE",
+            f"{len(ts.events) - 1 - done_at[0]} event(s) follow `data: [DONE]` (event {done_at[0]})",
+            path=f"event[{done_at[0] + 1}]",
+            value=shorten(after.data, 160),
+        )
+    if done_at and ts.trailing.strip():
+        yield Finding(
+            "STREAM-DONE",
+            "bytes follow the last event (an unterminated event after `data: [DONE]`)",
+            path="stream:trailing",
+            value=shorten(ts.trailing, 160),
+        )
+
+
+@exchange_check("STREAM-COMPLETE")
+def check_stream_complete(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
+    ts = _stream(ex)
+    assert ts is not None
+    if not _completed(ts):
+        why = ts.cut_reason or "the connection did not close normally"
+        yield Finding(
+            "STREAM-COMPLETE",
+            f"the stream did not end by itself: {why} after {len(ts.events)} event(s), {ts.raw_size} bytes",
+            path="stream",
+            value=shorten(why),
+        )
+
+
+@exchange_check("STREAM-CHUNK-SCHEMA")
+def check_stream_chunk_schema(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
+    ts = _stream(ex)
+    assert ts is not None
+    if ex.operation_id is None:
+        return
+    for i, chunk in chunks(ts):
+        for issue in ctx.spec.validate_stream_chunk(ex.operation_id, chunk):
+            f = issue_finding("STREAM-CHUNK-SCHEMA", issue, path_prefix=f"event[{i}]")
+            f.variant = "aoai-prompt-filter-chunk" if is_prompt_filter_chunk(chunk) else None
+            yield f
+
+
+def is_prompt_filter_chunk(chunk: Any) -> bool:
+    """The Azure OpenAI stream opener: `id: ""`, no choices, prompt filter results."""
+    return (
+        isinstance(chunk, dict)
+        and chunk.get("id") in ("", None)
+        and not chunk.get("choices")
+        and ("prompt_filter_results" in chunk or "prompt_annotations" in chunk)
+    )
+
+
+@exchange_check("STREAM-SAME-ID")
+def check_stream_same_id(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
+    ts = _stream(ex)
+    assert ts is not None
+    objs = [(i, c) for i, c in chunks(ts) if isinstance(c, dict)]
+    ids = Counter(c.get("id") for _, c in objs if not is_prompt_filter_chunk(c))
+    if not ids:
+        return
+    # The stream's id is the one most chunks carry, so one odd chunk is blamed, not all the others.
+    main, count = ids.most_common(1)[0]
+    for i, c in objs:
+        cid = c.get("id", "<absent>")
+        if cid != main:
+            yield Finding(
+                "STREAM-SAME-ID",
+                f"event {i} has id {shorten(cid)} while {count} other chunk(s) have id {shorten(main)}",
+                path=f"event[{i}]$.id",
+                value=shorten(cid),
+                variant="aoai-prompt-filter-chunk" if is_prompt_filter_chunk(c) else None,
+            )
+
+
+@exchange_check("STREAM-FIRST-ROLE")
+def check_stream_role(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
+    ts = _stream(ex)
+    assert ts is not None
+    for i, pos, ch in _choice_chunks(ts):
+        delta = ch.get("delta")
+        if isinstance(delta, dict) and delta.get("role") is not None and delta["role"] != "assistant":
+            yield Finding(
+                "STREAM-FIRST-ROLE",
+                f"a delta carries role {shorten(delta['role'])}; a streamed answer's role is 'assistant'",
+                path=f"event[{i}]$.choices[{pos}].delta.role",
+                value=shorten(delta["role"]),
+            )
+
+
+def _has_payload(ch: dict[str, Any]) -> bool:
+    """Whether a choice update carries answer material (not just filter annotations)."""
+    delta = ch.get("delta")
+    if isinstance(delta, dict) and any(delta.get(k) not in (None, "", []) for k in
+                                       ("content", "tool_calls", "reasoning_content", "refusal", "audio")):
+        return True
+    return ch.get("text") not in (None, "")
+
+
+@exchange_check("STREAM-FINISH-REASON")
+def check_stream_finish_reason(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
+    ts = _stream(ex)
+    assert ts is not None
+    finishes: dict[int, list[tuple[int, int, Any]]] = {}
+    payload_after: dict[int, tuple[int, int]] = {}
+    for i, pos, ch in _choice_chunks(ts):
+        idx = ch["index"] if is_int(ch.get("index")) else pos
+        finishes.setdefault(idx, [])
+        if finishes[idx] and _has_payload(ch) and idx not in payload_after:
+            payload_after[idx] = (i, pos)
+        if ch.get("finish_reason") is not None:
+            finishes[idx].append((i, pos, ch["finish_reason"]))
+    for idx, fins in sorted(finishes.items()):
+        if not fins:
+            yield Finding(
+                "STREAM-FINISH-REASON",
+                f"choice {idx} never received a non-null finish_reason before the stream ended",
+                path=f"stream$.choices[{idx}].finish_reason",
+                value="null",
+            )
+            continue
+        for i, pos, reason in fins[1:]:
+            yield Finding(
+                "STREAM-FINISH-REASON",
+                f"choice {idx} received a second finish_reason {shorten(reason)} "
+                f"(the first was {shorten(fins[0][2])} at event {fins[0][0]})",
+                path=f"event[{i}]$.choices[{pos}].finish_reason",
+                value=shorten(reason),
+            )
+        if idx in payload_after:
+            i, pos = payload_after[idx]
+            yield Finding(
+                "STREAM-FINISH-REASON",
+                f"choice {idx} got more content at event {i} after its finish_reason at event {fins[0][0]}",
+                path=f"event[{i}]$.choices[{pos}].delta",
+                value=shorten(ts.events[i].data, 160),
+            )
+
+
+@exchange_check("STREAM-USAGE-SUM")
+def check_stream_usage_sum(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
+    ts = _stream(ex)
+    assert ts is not None
+    # Every usage object present must add up on its own; usages are never summed across chunks
+    # (the final one is the answer's usage, earlier ones, if any, are running totals).
+    for i, chunk in chunks(ts):
+        usage = chunk.get("usage") if isinstance(chunk, dict) else None
+        if not isinstance(usage, dict):
+            continue
+        p, c, t = (usage.get(k) for k in ("prompt_tokens", "completion_tokens", "total_tokens"))
+        if is_int(p) and is_int(c) and is_int(t) and t != p + c:
+            yield Finding(
+                "STREAM-USAGE-SUM",
+                f"usage.total_tokens is {t} but prompt_tokens + completion_tokens = {p} + {c} = {p + c}",
+                path=f"event[{i}]$.usage.total_tokens",
+                value=str(t),
+            )
+
+
+@exchange_check("STREAM-CONTENT-STRING")
+def check_stream_content_string(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
+    ts = _stream(ex)
+    assert ts is not None
+    for i, pos, ch in _choice_chunks(ts):
+        delta = ch.get("delta")
+        if isinstance(delta, dict) and "content" in delta and not isinstance(delta["content"], (str, type(None))):
+            yield Finding(
+                "STREAM-CONTENT-STRING",
+                f"a delta's content is a {type(delta['content']).__name__}, not a string: the pieces "
+                "cannot be concatenated into the answer",
+                path=f"event[{i}]$.choices[{pos}].delta.content",
+                value=shorten(delta["content"]),
+            )
+
+
+@exchange_check("STREAM-SDK-INTEROP")
+def check_stream_sdk_interop(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
+    ts = _stream(ex)
+    assert ts is not None
+    client = "the azure-ai-inference Python SDK (it raises ValueError 'SSE event not supported')"
+    seen: set[str] = set()
+
+    def once(kind: str, message: str, path: str, value: str | None) -> Iterator[Finding]:
+        if kind not in seen:
+            seen.add(kind)
+            yield Finding("STREAM-SDK-INTEROP", f"{message}: valid SSE, but breaks {client}",
+                          path=path, value=value, variant=kind)
+
+    endings = ts.line_endings - {"\n"}
+    if endings:
+        yield from once("line-endings", f"lines end with {sorted(endings)!r}, not \\n", "stream",
+                        shorten(sorted(endings)))
+    for i, ev in enumerate(ts.events):
+        if ev.comments:
+            yield from once("comment", "the stream sends SSE comment lines (':' ...)", f"event[{i}]",
+                            shorten(ev.comments[0]))
+        if ev.other_fields:
+            yield from once("field", f"the stream sends SSE fields other than data: {ev.other_fields}",
+                            f"event[{i}]", shorten(ev.other_fields))
+        if ev.nonstandard_prefix:
+            yield from once("data-prefix", "a data line does not start with 'data: ' (one space)",
+                            f"event[{i}]", shorten(ev.data, 80))
+        if "\n" in ev.data:
+            yield from once("multiline-data", "an event spreads its data over several data: lines",
+                            f"event[{i}]", shorten(ev.data, 80))

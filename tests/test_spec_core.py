@@ -1,0 +1,156 @@
+"""Spec loading, the operation registry, path matching and validator caching."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from conformance import SPECS_DIR
+from conformance.spec import APIS, available_versions, default_version, load_spec
+
+MI_OPS = {"getChatCompletions", "getEmbeddings", "getImageEmbeddings", "getModelInfo"}
+SHARED_SPECS = SPECS_DIR.parent.parent / "shared" / "specs"
+
+
+def test_versions_and_defaults() -> None:
+    assert available_versions("model-inference") == ["2024-05-01-preview", "2025-04-01", "2025-05-01"]
+    assert available_versions("azure-openai") == ["2024-04-01-preview"]
+    assert default_version("model-inference") == "2025-04-01"
+    assert default_version("azure-openai") == "2024-04-01-preview"
+    assert APIS == ("model-inference", "azure-openai")
+
+
+def test_unknown_version_and_api_name_the_choices() -> None:
+    with pytest.raises(ValueError, match=r"2024-05-01-preview, 2025-04-01, 2025-05-01"):
+        load_spec("model-inference", "2023-01-01")
+    with pytest.raises(ValueError, match=r"model-inference, azure-openai"):
+        load_spec("openai")
+
+
+@pytest.mark.parametrize("version", ["2024-05-01-preview", "2025-04-01", "2025-05-01"])
+def test_model_inference_registry(version: str) -> None:
+    spec = load_spec("model-inference", version)
+    assert set(spec.operations) == MI_OPS
+    assert spec.version == version and len(spec.sha256) == 64 and spec.raw["openapi"] == "3.0.0"
+    chat = spec.operation("getChatCompletions")
+    assert (chat.method, chat.path) == ("POST", "/chat/completions")
+    assert chat.request_schema_pointer == "#/components/schemas/ChatCompletionsOptions"
+    assert chat.request_media_types == ("application/json",)
+    assert chat.responses["200"] == {"application/json": "#/components/schemas/ChatCompletions"}
+    assert chat.responses["default"] == {"application/json": "#/components/schemas/Azure.Core.Foundations.ErrorResponse"}
+    assert chat.stream_chunk_pointer == "#/components/schemas/StreamingChatCompletionsUpdate"
+    assert chat.streaming is True
+    for op_id in MI_OPS:
+        op = spec.operation(op_id)
+        api_version = op.parameter("api-version", "query")
+        assert api_version is not None and api_version.required
+        extra = op.parameter("extra-parameters", "header")
+        if op_id == "getModelInfo":
+            assert extra is None and op.method == "GET" and op.request_schema_pointer is None
+        else:
+            assert extra is not None and not extra.required
+            assert extra.schema["x-open-enum"] == ["error", "drop", "pass-through"]
+    assert spec.operation("getEmbeddings").stream_chunk_pointer is None
+    assert spec.operation("getEmbeddings").streaming is False
+
+
+def test_azure_openai_registry() -> None:
+    spec = load_spec("azure-openai")
+    assert spec.raw["servers"][0]["url"] == "https://{endpoint}/openai"
+    for op_id in ("ChatCompletions_Create", "Completions_Create", "embeddings_create", "Create_Assistant",
+                  "List_Assistants", "Create_Thread_And_Run", "Submit_Tool_Outputs_To_Run", "Transcriptions_Create"):
+        assert op_id in spec.operations
+    assert len(spec.operations) == 35
+    chat = spec.operation("ChatCompletions_Create")
+    assert chat.path == "/deployments/{deployment-id}/chat/completions"
+    assert chat.streaming is True  # `stream` is inherited through allOf from chatCompletionsRequestCommon
+    # No chunk schema and no `delta` in this spec: chunks meet the chat 200 schema (message optional).
+    assert chat.stream_chunk_pointer == "#/components/schemas/createChatCompletionResponse"
+    assert chat.parameter("deployment-id", "path").required
+    emb = spec.operation("embeddings_create")
+    assert emb.request_schema_pointer.startswith("#/paths/~1deployments~1{deployment-id}~1embeddings/post/")
+    assert "default" not in emb.responses
+    assert spec.operation("Transcriptions_Create").request_media_types == ("multipart/form-data",)
+
+
+@pytest.mark.parametrize(
+    ("api", "method", "path", "expected"),
+    [
+        ("model-inference", "POST", "/chat/completions", "getChatCompletions"),
+        ("model-inference", "POST", "/models/chat/completions", "getChatCompletions"),
+        ("model-inference", "POST", "/api/models/embeddings", "getEmbeddings"),
+        ("model-inference", "POST", "/api/models/images/embeddings?api-version=2025-04-01", "getImageEmbeddings"),
+        ("model-inference", "post", "/images/embeddings/", "getImageEmbeddings"),
+        ("model-inference", "GET", "/info", "getModelInfo"),
+        ("model-inference", "GET", "/chat/completions", None),
+        ("model-inference", "POST", "/chat/completionsx", None),
+        ("model-inference", "POST", "/xchat/completions", None),
+        ("azure-openai", "POST", "/deployments/gpt4/chat/completions", "ChatCompletions_Create"),
+        ("azure-openai", "POST", "/openai/deployments/x/chat/completions", "ChatCompletions_Create"),
+        ("azure-openai", "POST", "/openai/deployments/x/completions", "Completions_Create"),
+        ("azure-openai", "POST", "/openai/deployments/x/embeddings", "embeddings_create"),
+        ("azure-openai", "POST", "/openai/threads/runs", "Create_Thread_And_Run"),
+        ("azure-openai", "POST", "/openai/threads/t1", "Modify_Thread"),
+        ("azure-openai", "GET", "/openai/threads/t1/runs/r1/steps/s1", "Get_Run_Step"),
+        ("azure-openai", "POST", "/openai/v1/chat/completions", None),
+    ],
+)
+def test_match(api: str, method: str, path: str, expected: str | None) -> None:
+    op = load_spec(api).match(method, path)
+    assert (op.operation_id if op else None) == expected
+
+
+def test_path_regex_matches_whole_relative_paths() -> None:
+    op = load_spec("azure-openai").operation("ChatCompletions_Create")
+    assert op.path_regex().match("/deployments/my-dep/chat/completions")
+    assert not op.path_regex().match("/deployments/a/b/chat/completions")
+
+
+def test_load_spec_and_validators_are_cached() -> None:
+    spec = load_spec("model-inference")
+    assert spec is load_spec("model-inference", "2025-04-01")
+    v1 = spec.validator("#/components/schemas/ChatCompletions")
+    assert v1 is spec.validator("#/components/schemas/ChatCompletions")
+    assert v1 is not spec.validator("#/components/schemas/ChatCompletions", "request")
+    with pytest.raises(KeyError, match="no schema"):
+        spec.validator("#/components/schemas/Nope")
+
+
+def test_response_pointer_and_status_selection() -> None:
+    spec = load_spec("model-inference")
+    assert spec.response_pointer("getChatCompletions", 200) == "#/components/schemas/ChatCompletions"
+    assert spec.response_pointer("getChatCompletions", 400) == "#/components/schemas/Azure.Core.Foundations.ErrorResponse"
+    assert spec.response_pointer("getChatCompletions", 200, "text/event-stream") is None
+    bad_error = {"detail": "Extra parameters ['x'] are not allowed"}
+    issues = spec.validate_response("getChatCompletions", 400, bad_error)
+    assert [(i.path, i.keyword) for i in issues] == [("$", "required")]
+    aoai = load_spec("azure-openai")
+    assert aoai.validate_response("embeddings_create", 401, {"statusCode": 401, "message": "denied"}) == []
+    note = aoai.validate_response("Create_Assistant", 201, {})
+    assert [(i.keyword, i.level) for i in note] == [("undeclared-status", "note")]
+
+
+def test_validating_a_chat_response_is_fast() -> None:
+    spec = load_spec("model-inference")
+    body = {
+        "id": "x", "object": "chat.completion", "created": 1700000000, "model": "m",
+        "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "hi"}}],
+        "usage": {"completion_tokens": 1, "prompt_tokens": 2, "total_tokens": 3},
+    }
+    assert spec.validate_response("getChatCompletions", 200, body) == []
+    start = time.perf_counter()
+    for _ in range(200):
+        spec.validate_response("getChatCompletions", 200, body)
+    assert (time.perf_counter() - start) / 200 < 0.001
+
+
+def test_vendored_specs_equal_the_shared_copies() -> None:
+    if not SHARED_SPECS.is_dir():
+        pytest.skip(f"no shared specs beside the repo ({SHARED_SPECS})")
+    shared = [p for p in SHARED_SPECS.rglob("*") if p.is_file() and p.name != "SOURCES.md"]
+    assert len(shared) > 20
+    for p in shared:
+        mine = SPECS_DIR / p.relative_to(SHARED_SPECS)
+        assert mine.read_bytes() == p.read_bytes(), f"{mine} differs from {p}"
+    assert (SPECS_DIR / "SOURCES.md").read_text().startswith((SHARED_SPECS / "SOURCES.md").read_text())
