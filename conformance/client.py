@@ -195,6 +195,7 @@ class TargetClient:
 
         retries = 0
         redirects = 0
+        wait: float | None = None  # set when the previous attempt asked for a retry
         exchange: Exchange | None = None
         while True:
             if self.budget is not None and not self.budget.take(1):
@@ -205,6 +206,13 @@ class TargetClient:
                     )
                 exchange.error = exchange.error or "request budget spent before the next retry"
                 break
+            if wait is not None:
+                retries += 1
+                self.stats.retries += 1
+                if self.budget is not None:
+                    self.budget.add_retries(1)
+                time.sleep(wait)
+                wait = None
             self.stats.requests += 1
             exchange = self._send_once(method, url, send_headers, body, sent_json, presented, stream)
             exchange.operation_id, exchange.purpose = operation_id, purpose
@@ -227,19 +235,10 @@ class TargetClient:
                         send_headers.pop("Content-Type", None)
                     url = target
                     continue
-            if (
-                retry
-                and resp is not None
-                and resp.status in RETRY_STATUSES
-                and retries < self.config.limits.max_retries
-            ):
+            limits = self.config.limits
+            if retry and resp is not None and resp.status in RETRY_STATUSES and retries < limits.max_retries:
                 wait = self._retry_wait(resp, retries)
-                retries += 1
-                self.stats.retries += 1
-                if self.budget is not None:
-                    self.budget.add_retries(1)
-                log.info("HTTP %s from target; retry %d in %.2fs", resp.status, retries, wait)
-                time.sleep(wait)
+                log.info("HTTP %s from target; retry %d in %.2fs", resp.status, retries + 1, wait)
                 continue
             break
         exchange.retries = retries
@@ -346,6 +345,8 @@ class TargetClient:
             body=redact.scrub_bytes(body) if body is not None else None,
             json=sent_json,
         )
+        if body is not None and redact.secrets_present(body):  # keep the recorded document secret-free
+            recorded_request.json = parse_json_body(recorded_request.body or b"")[0]
         exchange = Exchange(request=recorded_request, started=started)
         watchdog.start()
         response: httpx.Response | None = None

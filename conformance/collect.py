@@ -46,6 +46,8 @@ class ResultCollector:
     not_applicable: dict[tuple[str, str], str] = field(default_factory=dict)
     skipped: dict[tuple[str, str], str] = field(default_factory=dict)
     exchanges: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Tests that crashed instead of judging ("nodeid: error"), reported as an incomplete run.
+    errors: list[str] = field(default_factory=list)
     _exchange_ids: dict[int, str] = field(default_factory=dict)
     prefix: str = "x"
 
@@ -88,6 +90,7 @@ class ResultCollector:
             "not_applicable": [[r, o, why] for (r, o), why in self.not_applicable.items()],
             "skipped": [[r, o, why] for (r, o), why in self.skipped.items()],
             "exchanges": self.exchanges,
+            "errors": self.errors,
         }
 
     def merge_json(self, data: dict[str, Any]) -> None:
@@ -100,6 +103,7 @@ class ResultCollector:
         for r, o, why in data.get("skipped", []):
             self.mark_skipped(r, o, why)
         self.exchanges.update(data.get("exchanges", {}))
+        self.errors.extend(data.get("errors", []))
 
     def dump(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -151,11 +155,14 @@ class ResultCollector:
     def build(self, summary: Summary, capabilities: dict[str, Any] | None = None) -> RunResults:
         results = self.rule_results()
         summary.counts = count_outcomes(results)
+        summary.errors = list(self.errors)
         if summary.counts.get("violation"):
             summary.verdict = "not conformant"
         elif summary.counts.get("pass") or summary.counts.get("warning") or summary.counts.get("waived"):
             summary.verdict = "conformant"
         else:
+            summary.verdict = "incomplete"
+        if self.errors and summary.verdict == "conformant":
             summary.verdict = "incomplete"
         return RunResults(summary=summary, results=results, capabilities=capabilities or {}, exchanges=self.exchanges)
 

@@ -29,6 +29,8 @@ from conformance.traffic import traffic_files as _traffic_files
 APIS = ("model-inference", "azure-openai")
 #: Pseudo rule id for rows about whole exchanges (unmatched route, no response).
 ALL_RULES = "*"
+#: Findings rendered in full per JUnit testcase (rendering includes a curl line; keep junit.xml small).
+JUNIT_FINDINGS = 5
 
 
 class TrafficUsageError(ValueError):
@@ -318,11 +320,11 @@ def write_junit(results: RunResults, rows: list[_Row], errors: list[TrafficError
             counts["skipped"] += 1
         elif violations:
             failure = ET.SubElement(case, "failure", message=safe(violations[0].message, 1000), type=row.rule)
-            failure.text = safe("\n\n".join(_render(f) for f in violations))
+            failure.text = safe(_render_some(violations))
             counts["failures"] += 1
         others = [f for f in row.findings if f not in violations]
         if others:
-            ET.SubElement(case, "system-out").text = safe("\n\n".join(_render(f) for f in others))
+            ET.SubElement(case, "system-out").text = safe(_render_some(others))
     for err in errors:
         case = ET.SubElement(suite, "testcase", classname="traffic.input", name=safe(f"{err.file}#{err.entry}", 1000))
         ET.SubElement(case, "skipped", message=safe(f"{err.kind}: {err.message}", 1000))
@@ -333,6 +335,14 @@ def write_junit(results: RunResults, rows: list[_Row], errors: list[TrafficError
     suite.set("errors", "0")
     path.parent.mkdir(parents=True, exist_ok=True)
     ET.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
+
+
+def _render_some(findings: list[Finding], limit: int = JUNIT_FINDINGS) -> str:
+    """The first findings in full; the rest counted (results.json keeps them all)."""
+    text = "\n\n".join(_render(f) for f in findings[:limit])
+    if len(findings) > limit:
+        text += f"\n\n… and {len(findings) - limit} more finding(s) of this rule on this exchange (see results.json)"
+    return text
 
 
 def _render(f: Finding) -> str:

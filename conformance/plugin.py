@@ -300,7 +300,7 @@ def build_results(suite: Any, config: pytest.Config) -> Any:
 
         old = RunResults.from_json(json.loads(Path(baseline).read_text(encoding="utf-8")))
         results = apply_baseline(results, old)
-    return finalize(results)
+    return finalize(results, complete=not results.summary.errors)
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

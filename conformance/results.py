@@ -54,6 +54,8 @@ class Summary:
     budget: dict[str, Any] = field(default_factory=dict)
     stale_waivers: list[dict[str, Any]] = field(default_factory=list)
     exit_code: int = 0
+    #: Suite tests that crashed (a bug in the suite or an unjudgeable answer): the run is incomplete.
+    errors: list[str] = field(default_factory=list)
 
 
 @dataclass

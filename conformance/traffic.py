@@ -146,8 +146,10 @@ def _walk(root: Path) -> Iterator[Path]:
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in filenames:
-            if name.lower().endswith(SUFFIXES) and not name.startswith("."):
-                yield Path(dirpath) / name
+            path = Path(dirpath) / name
+            # is_file(): a FIFO or device named *.json would block or never end.
+            if name.lower().endswith(SUFFIXES) and not name.startswith(".") and path.is_file():
+                yield path
 
 
 def _read_file(path: Path, label: str, errors: list[TrafficError]) -> Iterator[Exchange]:
@@ -167,12 +169,20 @@ def _read_file(path: Path, label: str, errors: list[TrafficError]) -> Iterator[E
     try:
         doc = json.loads(raw.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        if path.suffix.lower() == ".json" and b"\n{" in raw:  # JSON lines saved as .json
+        if path.suffix.lower() == ".json" and _first_line_is_object(raw):  # JSON lines saved as .json
             yield from _read_lines(path, label, errors)
             return
         errors.append(TrafficError(label, "", f"not valid JSON ({_short(exc)})"))
         return
     yield from _read_document(doc, label, errors)
+
+
+def _first_line_is_object(raw: bytes) -> bool:
+    first = raw.lstrip().split(b"\n", 1)[0]
+    try:
+        return isinstance(json.loads(first), dict)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return False
 
 
 def _read_lines(path: Path, label: str, errors: list[TrafficError]) -> Iterator[Exchange]:

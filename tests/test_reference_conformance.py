@@ -21,7 +21,10 @@ MI, AOAI = "model-inference", "azure-openai"
 MI_VERSIONS = ["2024-05-01-preview", "2025-04-01", "2025-05-01"]
 AOAI_VERSION = "2024-04-01-preview"
 PNG = "data:image/png;base64," + base64.b64encode(b"\x89PNG\r\n\x1a\nfake-image-bytes").decode()
-ERROR_POINTER = {MI: "#/components/schemas/Azure.Core.Foundations.ErrorResponse", AOAI: "#/components/schemas/errorResponse"}
+ERROR_POINTER = {
+    MI: "#/components/schemas/Azure.Core.Foundations.ErrorResponse",
+    AOAI: "#/components/schemas/errorResponse",
+}
 WEATHER_TOOL = {
     "type": "function",
     "function": {
@@ -49,7 +52,18 @@ def client(ref: ReferenceServer) -> Iterator[httpx.Client]:
 
 
 def errors_only(issues: list[Any]) -> list[str]:
-    return [f"{i.path}: {i.message}" for i in issues if i.level == "error"]
+    return [f"{i.path}: {i.message}" for i in issues if i.level == "error" and not _base64_embedding(i)]
+
+
+def _base64_embedding(issue: Any) -> bool:
+    """The one known spec contradiction: `EmbeddingItem.embedding` is typed as an array of numbers
+    while its description (and `encoding_format: base64`) says it may be "a base64 encoded string"."""
+    return (
+        issue.keyword == "type"
+        and issue.path.startswith("$.data[")
+        and issue.path.endswith("].embedding")
+        and issue.value.startswith('"')
+    )
 
 
 def check(api: str, version: str, op: str, r: httpx.Response) -> Any:
@@ -112,14 +126,25 @@ class TestModelInference:
         assert all(c["object"] == "chat.completion" for c in chunks)
         assert content_of(chunks) == choice["message"]["content"]
         final = chunks[-1]["usage"]
-        assert final["total_tokens"] == final["prompt_tokens"] + final["completion_tokens"] == usage["total_tokens"]
+        assert (
+            final["total_tokens"]
+            == final["prompt_tokens"] + final["completion_tokens"]
+            == usage["total_tokens"]
+        )
 
     def test_max_tokens_cut_and_stop(self, client, version):
-        r = mi_post(client, "/chat/completions", version, {"messages": user("one two three four"), "max_tokens": 3})
+        r = mi_post(
+            client, "/chat/completions", version, {"messages": user("one two three four"), "max_tokens": 3}
+        )
         body = check(MI, version, "getChatCompletions", r)
         assert body["choices"][0]["finish_reason"] == "length"
         assert body["usage"]["completion_tokens"] <= 3
-        r = mi_post(client, "/chat/completions", version, {"messages": user("alpha beta STOPHERE gamma"), "stop": ["STOPHERE"]})
+        r = mi_post(
+            client,
+            "/chat/completions",
+            version,
+            {"messages": user("alpha beta STOPHERE gamma"), "stop": ["STOPHERE"]},
+        )
         body = check(MI, version, "getChatCompletions", r)
         assert "STOPHERE" not in body["choices"][0]["message"]["content"]
         assert body["choices"][0]["finish_reason"] == "stop"
@@ -127,10 +152,16 @@ class TestModelInference:
 
     @pytest.mark.parametrize("choice", ["auto", "required", "named", "none"])
     def test_tools(self, client, version, choice):
-        tool_choice = {"type": "function", "function": {"name": "get_weather"}} if choice == "named" else choice
+        tool_choice = (
+            {"type": "function", "function": {"name": "get_weather"}} if choice == "named" else choice
+        )
         text = "what is the weather?" if choice != "auto" else "call get_weather for Paris"
-        r = mi_post(client, "/chat/completions", version,
-                    {"messages": user(text), "tools": [WEATHER_TOOL], "tool_choice": tool_choice})
+        r = mi_post(
+            client,
+            "/chat/completions",
+            version,
+            {"messages": user(text), "tools": [WEATHER_TOOL], "tool_choice": tool_choice},
+        )
         body = check(MI, version, "getChatCompletions", r)
         choice0 = body["choices"][0]
         if choice == "none":
@@ -142,46 +173,86 @@ class TestModelInference:
         args = json.loads(call["function"]["arguments"])
         jsonschema.validate(args, WEATHER_TOOL["function"]["parameters"])
         # the follow-up turn is accepted and answered with text
-        follow = [*user(text), {"role": "assistant", "content": "", "tool_calls": [call]},
-                  {"role": "tool", "tool_call_id": call["id"], "content": "sunny and 21 degrees"}]
+        follow = [
+            *user(text),
+            {"role": "assistant", "content": "", "tool_calls": [call]},
+            {"role": "tool", "tool_call_id": call["id"], "content": "sunny and 21 degrees"},
+        ]
         r = mi_post(client, "/chat/completions", version, {"messages": follow, "tools": [WEATHER_TOOL]})
         body = check(MI, version, "getChatCompletions", r)
-        assert body["choices"][0]["finish_reason"] == "stop" and "sunny" in body["choices"][0]["message"]["content"]
-        streamed = check(MI, version, "getChatCompletions", mi_post(
-            client, "/chat/completions", version,
-            {"messages": user(text), "tools": [WEATHER_TOOL], "tool_choice": tool_choice, "stream": True}))
+        assert (
+            body["choices"][0]["finish_reason"] == "stop"
+            and "sunny" in body["choices"][0]["message"]["content"]
+        )
+        streamed = check(
+            MI,
+            version,
+            "getChatCompletions",
+            mi_post(
+                client,
+                "/chat/completions",
+                version,
+                {"messages": user(text), "tools": [WEATHER_TOOL], "tool_choice": tool_choice, "stream": True},
+            ),
+        )
         assert [c["choices"][0]["finish_reason"] for c in streamed][-1] == "tool_calls"
 
     def test_json_object_and_json_schema(self, client, version):
-        r = mi_post(client, "/chat/completions", version,
-                    {"messages": user("give json"), "response_format": {"type": "json_object"}, "max_tokens": 2})
+        r = mi_post(
+            client,
+            "/chat/completions",
+            version,
+            {"messages": user("give json"), "response_format": {"type": "json_object"}, "max_tokens": 2},
+        )
         body = check(MI, version, "getChatCompletions", r)
         assert isinstance(json.loads(body["choices"][0]["message"]["content"]), dict)
-        schema = {"type": "object", "properties": {"name": {"type": "string", "minLength": 2},
-                  "tags": {"type": "array", "items": {"type": "string"}, "minItems": 1},
-                  "n": {"type": "number", "minimum": 3}}, "required": ["name", "tags", "n"],
-                  "additionalProperties": False}
+        schema = {
+            "type": "object",
+            "properties": {
+                "name": {"type": "string", "minLength": 2},
+                "tags": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                "n": {"type": "number", "minimum": 3},
+            },
+            "required": ["name", "tags", "n"],
+            "additionalProperties": False,
+        }
         fmt = {"type": "json_schema", "json_schema": {"name": "thing", "schema": schema, "strict": True}}
-        body = check(MI, version, "getChatCompletions",
-                     mi_post(client, "/chat/completions", version, {"messages": user("x"), "response_format": fmt}))
+        body = check(
+            MI,
+            version,
+            "getChatCompletions",
+            mi_post(client, "/chat/completions", version, {"messages": user("x"), "response_format": fmt}),
+        )
         jsonschema.validate(json.loads(body["choices"][0]["message"]["content"]), schema)
 
     def test_multimodal_image_url(self, client, version):
-        content = [{"type": "text", "text": "describe this picture"},
-                   {"type": "image_url", "image_url": {"url": PNG, "detail": "low"}}]
-        r = mi_post(client, "/chat/completions", version, {"messages": [{"role": "user", "content": content}]})
+        content = [
+            {"type": "text", "text": "describe this picture"},
+            {"type": "image_url", "image_url": {"url": PNG, "detail": "low"}},
+        ]
+        r = mi_post(
+            client, "/chat/completions", version, {"messages": [{"role": "user", "content": content}]}
+        )
         body = check(MI, version, "getChatCompletions", r)
         assert "picture" in body["choices"][0]["message"]["content"]
 
     @pytest.mark.parametrize("fmt", ["float", "base64"])
     def test_embeddings(self, client, version, fmt):
-        body = {"input": ["first text", "second one here"], "dimensions": 64, "encoding_format": fmt,
-                "input_type": "query"}
+        body = {
+            "input": ["first text", "second one here"],
+            "dimensions": 64,
+            "encoding_format": fmt,
+            "input_type": "query",
+        }
         out = check(MI, version, "getEmbeddings", mi_post(client, "/embeddings", version, body))
         assert [d["index"] for d in out["data"]] == [0, 1]
         assert out["usage"]["prompt_tokens"] == out["usage"]["total_tokens"] == 5
-        floats = check(MI, version, "getEmbeddings",
-                       mi_post(client, "/embeddings", version, {**body, "encoding_format": "float"}))
+        floats = check(
+            MI,
+            version,
+            "getEmbeddings",
+            mi_post(client, "/embeddings", version, {**body, "encoding_format": "float"}),
+        )
         for item, ref_item in zip(out["data"], floats["data"], strict=True):
             vec = item["embedding"]
             if fmt == "base64":
@@ -192,13 +263,19 @@ class TestModelInference:
     def test_default_dimensions_and_stability(self, client, version):
         a = check(MI, version, "getEmbeddings", mi_post(client, "/embeddings", version, {"input": ["same"]}))
         b = check(MI, version, "getEmbeddings", mi_post(client, "/embeddings", version, {"input": ["same"]}))
-        assert len(a["data"][0]["embedding"]) == 256 and a["data"][0]["embedding"] == b["data"][0]["embedding"]
+        assert (
+            len(a["data"][0]["embedding"]) == 256 and a["data"][0]["embedding"] == b["data"][0]["embedding"]
+        )
 
     @pytest.mark.parametrize("with_text", [False, True])
     def test_image_embeddings(self, client, version, with_text):
         item = {"image": PNG, **({"text": "a red square"} if with_text else {})}
-        out = check(MI, version, "getImageEmbeddings",
-                    mi_post(client, "/images/embeddings", version, {"input": [item, item], "dimensions": 64}))
+        out = check(
+            MI,
+            version,
+            "getImageEmbeddings",
+            mi_post(client, "/images/embeddings", version, {"input": [item, item], "dimensions": 64}),
+        )
         assert len(out["data"]) == 2 and len(out["data"][1]["embedding"]) == 64
         bad = mi_post(client, "/images/embeddings", version, {"input": [{"image": "not a data url"}]})
         assert bad.status_code == 400
@@ -218,39 +295,85 @@ class TestModelInference:
             r = httpx.post(url, params={"api-version": version}, json=body, headers=headers)
             assert r.status_code == 401 and "wrong" not in r.text
             check(MI, version, "getChatCompletions", r)
-        r = httpx.post(url, params={"api-version": version}, json=body,
-                       headers={"Authorization": f"Bearer {ref.api_key}"})
+        r = httpx.post(
+            url,
+            params={"api-version": version},
+            json=body,
+            headers={"Authorization": f"Bearer {ref.api_key}"},
+        )
         assert r.status_code == 200 and ref.api_key not in r.text
 
     def test_extra_parameters(self, client, version):
         body = {"messages": user("hi"), "safe_prompt": True, "frobnicate": 1}
         r = mi_post(client, "/chat/completions", version, body)
-        assert r.status_code == 400 and check(MI, version, "getChatCompletions", r)["error"]["target"] == "safe_prompt"
+        assert (
+            r.status_code == 400
+            and check(MI, version, "getChatCompletions", r)["error"]["target"] == "safe_prompt"
+        )
         assert "frobnicate" in r.json()["error"]["message"]
         r = mi_post(client, "/chat/completions", version, body, headers={"extra-parameters": "drop"})
         assert r.status_code == 200
         check(MI, version, "getChatCompletions", r)
-        r = mi_post(client, "/chat/completions", version, {"messages": user("hi"), "safe_prompt": True},
-                    headers={"extra-parameters": "pass-through"})
+        r = mi_post(
+            client,
+            "/chat/completions",
+            version,
+            {"messages": user("hi"), "safe_prompt": True},
+            headers={"extra-parameters": "pass-through"},
+        )
         assert r.status_code == 200
         r = mi_post(client, "/chat/completions", version, body, headers={"extra-parameters": "pass-through"})
-        assert r.status_code == 422 and check(MI, version, "getChatCompletions", r)["error"]["target"] == "frobnicate"
+        assert (
+            r.status_code == 422
+            and check(MI, version, "getChatCompletions", r)["error"]["target"] == "frobnicate"
+        )
         r = mi_post(client, "/chat/completions", version, body, headers={"extra-parameters": "ignore"})
-        assert r.status_code == 400 and check(MI, version, "getChatCompletions", r)["error"]["code"] == "invalid_header_value"
+        assert (
+            r.status_code == 400
+            and check(MI, version, "getChatCompletions", r)["error"]["code"] == "invalid_header_value"
+        )
         # user_security_context is defined only in 2025-05-01
         usc = {"messages": user("hi"), "user_security_context": {"application_name": "app"}}
         r = mi_post(client, "/chat/completions", version, usc)
         assert r.status_code == (200 if version == "2025-05-01" else 400)
 
-    @pytest.mark.parametrize("op,path,body,param", [
-        ("getChatCompletions", "/chat/completions", {"messages": [{"role": "user", "content": "hi"}],
-                                                    "modalities": ["text", "audio"]}, "modalities"),
-        ("getChatCompletions", "/chat/completions", {"messages": [{"role": "user", "content": [
-            {"type": "input_audio", "format": "wav", "input_audio": {"data": "AAAA", "format": "wav"}}]}]}, "messages"),
-        ("getEmbeddings", "/embeddings", {"input": ["x"], "encoding_format": "int8"}, "encoding_format"),
-        ("getImageEmbeddings", "/images/embeddings", {"input": [{"image": PNG}], "encoding_format": "ubinary"},
-         "encoding_format"),
-    ])
+    @pytest.mark.parametrize(
+        "op,path,body,param",
+        [
+            (
+                "getChatCompletions",
+                "/chat/completions",
+                {"messages": [{"role": "user", "content": "hi"}], "modalities": ["text", "audio"]},
+                "modalities",
+            ),
+            (
+                "getChatCompletions",
+                "/chat/completions",
+                {
+                    "messages": [
+                        {
+                            "role": "user",
+                            "content": [
+                                {
+                                    "type": "input_audio",
+                                    "format": "wav",
+                                    "input_audio": {"data": "AAAA", "format": "wav"},
+                                }
+                            ],
+                        }
+                    ]
+                },
+                "messages",
+            ),
+            ("getEmbeddings", "/embeddings", {"input": ["x"], "encoding_format": "int8"}, "encoding_format"),
+            (
+                "getImageEmbeddings",
+                "/images/embeddings",
+                {"input": [{"image": PNG}], "encoding_format": "ubinary"},
+                "encoding_format",
+            ),
+        ],
+    )
     def test_unsupported_422(self, client, version, op, path, body, param):
         r = mi_post(client, path, version, body)
         assert r.status_code == 422
@@ -260,25 +383,55 @@ class TestModelInference:
     def test_content_filter(self, ref, client, version):
         trigger = ref.settings.content_filter_trigger
         for stream in (False, True):
-            r = mi_post(client, "/chat/completions", version, {"messages": user(f"say {trigger}"), "stream": stream})
+            r = mi_post(
+                client, "/chat/completions", version, {"messages": user(f"say {trigger}"), "stream": stream}
+            )
             assert r.status_code == 400 and r.headers["content-type"].startswith("application/json")
             err = check(MI, version, "getChatCompletions", r)["error"]
-            assert err["code"] == "content_filter" and err["innererror"]["code"] == "ResponsibleAIPolicyViolation"
+            assert (
+                err["code"] == "content_filter"
+                and err["innererror"]["code"] == "ResponsibleAIPolicyViolation"
+            )
 
     def test_request_errors(self, ref, client, version):
         url = "/models/chat/completions"
         cases = [
             (client.post(url, json={"messages": user("hi")}), 400, "MissingApiVersionParameter"),
-            (client.post(url, params={"api-version": "2099-01-01"}, json={"messages": user("hi")}), 400,
-             "UnsupportedApiVersion"),
-            (client.post(url, params={"api-version": version}, content=b"{not json",
-                         headers={"content-type": "application/json"}), 400, "invalid_json"),
-            (client.post(url, params={"api-version": version}, content=b"hi",
-                         headers={"content-type": "text/plain"}), 415, "UnsupportedMediaType"),
-            (mi_post(client, "/chat/completions", version, {"messages": [], "temperature": 9}), 400,
-             "invalid_request"),
-            (mi_post(client, "/chat/completions", version, {"messages": [{"role": "user"}]}), 400,
-             "invalid_request"),
+            (
+                client.post(url, params={"api-version": "2099-01-01"}, json={"messages": user("hi")}),
+                400,
+                "UnsupportedApiVersion",
+            ),
+            (
+                client.post(
+                    url,
+                    params={"api-version": version},
+                    content=b"{not json",
+                    headers={"content-type": "application/json"},
+                ),
+                400,
+                "invalid_json",
+            ),
+            (
+                client.post(
+                    url,
+                    params={"api-version": version},
+                    content=b"hi",
+                    headers={"content-type": "text/plain"},
+                ),
+                415,
+                "UnsupportedMediaType",
+            ),
+            (
+                mi_post(client, "/chat/completions", version, {"messages": [], "temperature": 9}),
+                400,
+                "invalid_request",
+            ),
+            (
+                mi_post(client, "/chat/completions", version, {"messages": [{"role": "user"}]}),
+                400,
+                "invalid_request",
+            ),
             (client.get(url, params={"api-version": version}), 405, "MethodNotAllowed"),
             (client.post("/models/nope", params={"api-version": version}, json={}), 404, "NotFound"),
         ]
@@ -293,7 +446,9 @@ class TestModelInference:
 
 
 def aoai_post(client: httpx.Client, deployment: str, op: str, body: Any, **kw: Any) -> httpx.Response:
-    return client.post(f"/openai/deployments/{deployment}/{op}", params={"api-version": AOAI_VERSION}, json=body, **kw)
+    return client.post(
+        f"/openai/deployments/{deployment}/{op}", params={"api-version": AOAI_VERSION}, json=body, **kw
+    )
 
 
 class TestAzureOpenAI:
@@ -308,30 +463,53 @@ class TestAzureOpenAI:
 
     def test_chat_stream(self, client):
         body = {"messages": user("hello stream world")}
-        plain = check(AOAI, AOAI_VERSION, "ChatCompletions_Create",
-                      aoai_post(client, "reference-chat", "chat/completions", body))
-        chunks = check(AOAI, AOAI_VERSION, "ChatCompletions_Create",
-                       aoai_post(client, "reference-chat", "chat/completions", {**body, "stream": True}))
+        plain = check(
+            AOAI,
+            AOAI_VERSION,
+            "ChatCompletions_Create",
+            aoai_post(client, "reference-chat", "chat/completions", body),
+        )
+        chunks = check(
+            AOAI,
+            AOAI_VERSION,
+            "ChatCompletions_Create",
+            aoai_post(client, "reference-chat", "chat/completions", {**body, "stream": True}),
+        )
         assert content_of(chunks) == plain["choices"][0]["message"]["content"]
         assert "prompt_filter_results" in chunks[0]
         assert [c["choices"][0].get("finish_reason") for c in chunks].count("stop") == 1
 
     def test_tools_json_mode_and_image(self, client):
-        r = aoai_post(client, "reference-chat", "chat/completions",
-                      {"messages": user("weather?"), "tools": [WEATHER_TOOL],
-                       "tool_choice": {"type": "function", "function": {"name": "get_weather"}}})
+        r = aoai_post(
+            client,
+            "reference-chat",
+            "chat/completions",
+            {
+                "messages": user("weather?"),
+                "tools": [WEATHER_TOOL],
+                "tool_choice": {"type": "function", "function": {"name": "get_weather"}},
+            },
+        )
         body = check(AOAI, AOAI_VERSION, "ChatCompletions_Create", r)
         assert body["choices"][0]["message"]["tool_calls"][0]["function"]["name"] == "get_weather"
-        r = aoai_post(client, "reference-chat", "chat/completions",
-                      {"messages": user("json"), "response_format": {"type": "json_object"}})
+        r = aoai_post(
+            client,
+            "reference-chat",
+            "chat/completions",
+            {"messages": user("json"), "response_format": {"type": "json_object"}},
+        )
         json.loads(check(AOAI, AOAI_VERSION, "ChatCompletions_Create", r)["choices"][0]["message"]["content"])
         parts = [{"type": "text", "text": "look"}, {"type": "image_url", "url": PNG}]
-        r = aoai_post(client, "reference-chat", "chat/completions", {"messages": [{"role": "user", "content": parts}]})
+        r = aoai_post(
+            client, "reference-chat", "chat/completions", {"messages": [{"role": "user", "content": parts}]}
+        )
         assert r.status_code == 200
         check(AOAI, AOAI_VERSION, "ChatCompletions_Create", r)
 
     def test_completions(self, client):
-        r = aoai_post(client, "reference-instruct", "completions", {"prompt": ["a b c", "d e"], "max_tokens": 4})
+        r = aoai_post(
+            client, "reference-instruct", "completions", {"prompt": ["a b c", "d e"], "max_tokens": 4}
+        )
         body = check(AOAI, AOAI_VERSION, "Completions_Create", r)
         assert [c["index"] for c in body["choices"]] == [0, 1]
         assert all(c["finish_reason"] == "length" for c in body["choices"])
@@ -341,14 +519,20 @@ class TestAzureOpenAI:
 
     @pytest.mark.parametrize("fmt", ["float", "base64"])
     def test_embeddings(self, client, fmt):
-        r = aoai_post(client, "reference-embed", "embeddings", {"input": "just one", "encoding_format": fmt,
-                                                                "dimensions": 64})
+        r = aoai_post(
+            client,
+            "reference-embed",
+            "embeddings",
+            {"input": "just one", "encoding_format": fmt, "dimensions": 64},
+        )
         body = check(AOAI, AOAI_VERSION, "embeddings_create", r)
         assert len(body["data"]) == 1 and body["usage"]["prompt_tokens"] == 2
 
     def test_errors(self, ref, client):
         trigger = ref.settings.content_filter_trigger
-        r = aoai_post(client, "reference-chat", "chat/completions", {"messages": user(trigger), "stream": True})
+        r = aoai_post(
+            client, "reference-chat", "chat/completions", {"messages": user(trigger), "stream": True}
+        )
         err = check(AOAI, AOAI_VERSION, "ChatCompletions_Create", r)["error"]
         assert r.status_code == 400 and err["code"] == "content_filter"
         assert err["inner_error"]["content_filter_results"]["hate"]["filtered"] is True
@@ -356,12 +540,19 @@ class TestAzureOpenAI:
         assert r.status_code == 404 and check(AOAI, AOAI_VERSION, "ChatCompletions_Create", r)
         r = aoai_post(client, "reference-embed", "embeddings", {"input": ["x"], "encoding_format": "int8"})
         assert r.status_code == 422 and r.json()["error"]["param"] == "encoding_format"
-        r = aoai_post(client, "reference-chat", "chat/completions", {"messages": user("x"), "tool_choice": "required",
-                                                                     "tools": [WEATHER_TOOL]})
+        r = aoai_post(
+            client,
+            "reference-chat",
+            "chat/completions",
+            {"messages": user("x"), "tool_choice": "required", "tools": [WEATHER_TOOL]},
+        )
         assert r.status_code == 400  # "required" is not in the 2024-04-01-preview enum
         r = client.post("/openai/deployments/reference-chat/chat/completions", json={"messages": user("x")})
         assert r.status_code == 400 and r.json()["error"]["code"] == "MissingApiVersionParameter"
-        for method, path in (("GET", "/openai/assistants"), ("POST", "/openai/deployments/x/images/generations")):
+        for method, path in (
+            ("GET", "/openai/assistants"),
+            ("POST", "/openai/deployments/x/images/generations"),
+        ):
             r = client.request(method, path, params={"api-version": AOAI_VERSION}, json={})
             assert r.status_code == 404 and r.json()["error"]["code"] == "OperationNotImplemented"
 
@@ -370,5 +561,15 @@ class TestAzureOpenAI:
         assert mi["endpoint"] == ref.base_url + "/models" and aoai["endpoint"] == ref.base_url + "/openai"
         assert aoai["operations"] == ["ChatCompletions_Create", "Completions_Create", "embeddings_create"]
         assert ref.api_key not in json.dumps([mi, aoai]) and mi["auth"] == "api-key"
-        assert set(mi) == {"endpoint", "api", "api_version", "auth", "auth_schemes", "models", "capabilities",
-                           "content_filter", "budget", "operations"}
+        assert set(mi) == {
+            "endpoint",
+            "api",
+            "api_version",
+            "auth",
+            "auth_schemes",
+            "models",
+            "capabilities",
+            "content_filter",
+            "budget",
+            "operations",
+        }

@@ -20,7 +20,11 @@ SHARED_SEEDS = SPECS_DIR.parent.parent / "shared" / "seeds"
 
 
 def _lines(path: Path) -> list[str]:
-    return [re.sub(r"\s+", " ", line.strip()) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [
+        re.sub(r"\s+", " ", line.strip())
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
 
 
 def _seed_body(path: Path) -> list[str]:

@@ -1,12 +1,14 @@
-"""Spec loading, the operation registry, path matching and validator caching."""
+"""Spec loading, the operation registry, path matching, validator caching, and the generation view."""
 
 from __future__ import annotations
 
 import time
 
 import pytest
+from hypothesis import HealthCheck, given, settings
 
 from conformance import SPECS_DIR
+from conformance.generation import TINY_PNGS, case_violations, generation_strategy, generation_view
 from conformance.spec import APIS, available_versions, default_version, load_spec
 
 MI_OPS = {"getChatCompletions", "getEmbeddings", "getImageEmbeddings", "getModelInfo"}
@@ -38,7 +40,9 @@ def test_model_inference_registry(version: str) -> None:
     assert chat.request_schema_pointer == "#/components/schemas/ChatCompletionsOptions"
     assert chat.request_media_types == ("application/json",)
     assert chat.responses["200"] == {"application/json": "#/components/schemas/ChatCompletions"}
-    assert chat.responses["default"] == {"application/json": "#/components/schemas/Azure.Core.Foundations.ErrorResponse"}
+    assert chat.responses["default"] == {
+        "application/json": "#/components/schemas/Azure.Core.Foundations.ErrorResponse"
+    }
     assert chat.stream_chunk_pointer == "#/components/schemas/StreamingChatCompletionsUpdate"
     assert chat.streaming is True
     for op_id in MI_OPS:
@@ -58,8 +62,16 @@ def test_model_inference_registry(version: str) -> None:
 def test_azure_openai_registry() -> None:
     spec = load_spec("azure-openai")
     assert spec.raw["servers"][0]["url"] == "https://{endpoint}/openai"
-    for op_id in ("ChatCompletions_Create", "Completions_Create", "embeddings_create", "Create_Assistant",
-                  "List_Assistants", "Create_Thread_And_Run", "Submit_Tool_Outputs_To_Run", "Transcriptions_Create"):
+    for op_id in (
+        "ChatCompletions_Create",
+        "Completions_Create",
+        "embeddings_create",
+        "Create_Assistant",
+        "List_Assistants",
+        "Create_Thread_And_Run",
+        "Submit_Tool_Outputs_To_Run",
+        "Transcriptions_Create",
+    ):
         assert op_id in spec.operations
     assert len(spec.operations) == 35
     chat = spec.operation("ChatCompletions_Create")
@@ -80,7 +92,12 @@ def test_azure_openai_registry() -> None:
         ("model-inference", "POST", "/chat/completions", "getChatCompletions"),
         ("model-inference", "POST", "/models/chat/completions", "getChatCompletions"),
         ("model-inference", "POST", "/api/models/embeddings", "getEmbeddings"),
-        ("model-inference", "POST", "/api/models/images/embeddings?api-version=2025-04-01", "getImageEmbeddings"),
+        (
+            "model-inference",
+            "POST",
+            "/api/models/images/embeddings?api-version=2025-04-01",
+            "getImageEmbeddings",
+        ),
         ("model-inference", "post", "/images/embeddings/", "getImageEmbeddings"),
         ("model-inference", "GET", "/info", "getModelInfo"),
         ("model-inference", "GET", "/chat/completions", None),
@@ -120,7 +137,10 @@ def test_load_spec_and_validators_are_cached() -> None:
 def test_response_pointer_and_status_selection() -> None:
     spec = load_spec("model-inference")
     assert spec.response_pointer("getChatCompletions", 200) == "#/components/schemas/ChatCompletions"
-    assert spec.response_pointer("getChatCompletions", 400) == "#/components/schemas/Azure.Core.Foundations.ErrorResponse"
+    assert (
+        spec.response_pointer("getChatCompletions", 400)
+        == "#/components/schemas/Azure.Core.Foundations.ErrorResponse"
+    )
     assert spec.response_pointer("getChatCompletions", 200, "text/event-stream") is None
     bad_error = {"detail": "Extra parameters ['x'] are not allowed"}
     issues = spec.validate_response("getChatCompletions", 400, bad_error)
@@ -134,7 +154,10 @@ def test_response_pointer_and_status_selection() -> None:
 def test_validating_a_chat_response_is_fast() -> None:
     spec = load_spec("model-inference")
     body = {
-        "id": "x", "object": "chat.completion", "created": 1700000000, "model": "m",
+        "id": "x",
+        "object": "chat.completion",
+        "created": 1700000000,
+        "model": "m",
         "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "hi"}}],
         "usage": {"completion_tokens": 1, "prompt_tokens": 2, "total_tokens": 3},
     }
@@ -154,3 +177,92 @@ def test_vendored_specs_equal_the_shared_copies() -> None:
         mine = SPECS_DIR / p.relative_to(SHARED_SPECS)
         assert mine.read_bytes() == p.read_bytes(), f"{mine} differs from {p}"
     assert (SPECS_DIR / "SOURCES.md").read_text().startswith((SHARED_SPECS / "SOURCES.md").read_text())
+
+
+# ---- generation view (conformance/generation.py) ---------------------------------------------
+
+
+def _draw(spec, op_id: str, mode: str, view: dict, n: int = 30, **kw) -> list:
+    cases: list = []
+
+    @settings(
+        max_examples=n,
+        database=None,
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(generation_strategy(spec, op_id, mode=mode, view=view, **kw))
+    def collect(case) -> None:
+        cases.append(case)
+
+    collect()
+    return cases
+
+
+def test_generation_view_does_not_mutate_the_spec() -> None:
+    spec = load_spec("model-inference")
+    before = spec.sha256, repr(spec.raw["components"]["schemas"]["ChatRequestMessage"])
+    view = generation_view(spec, api_version="2025-04-01", max_tokens=8)
+    assert view is not spec.raw
+    assert (spec.sha256, repr(spec.raw["components"]["schemas"]["ChatRequestMessage"])) == before
+    schemas = view["components"]["schemas"]
+    assert schemas["ChatRequestMessage"] == {
+        "oneOf": [
+            {"$ref": S}
+            for S in (
+                "#/components/schemas/ChatRequestSystemMessage",
+                "#/components/schemas/ChatRequestUserMessage",
+                "#/components/schemas/ChatRequestAssistantMessage",
+                "#/components/schemas/ChatRequestToolMessage",
+            )
+        ]
+    }
+    assert schemas["ChatRequestUserMessage"]["properties"]["role"] == {"type": "string", "enum": ["user"]}
+    assert "allOf" not in schemas["ChatRequestUserMessage"]
+    options = schemas["ChatCompletionsOptions"]
+    assert options["additionalProperties"] is False
+    assert options["properties"]["max_tokens"] == {"type": "integer", "minimum": 1, "maximum": 8}
+    assert "modalities" not in options["properties"]
+    assert "dimensions" not in schemas["EmbeddingsOptions"]["properties"]
+    assert schemas["EmbeddingsOptions"]["properties"]["input"]["maxItems"] == 4
+    assert schemas["ChatMessageImageUrl"]["properties"]["url"]["enum"] == list(TINY_PNGS)
+    assert schemas["FunctionDefinition"]["properties"]["parameters"] == {"type": "object", "properties": {}}
+    assert schemas["ChatRole"]["enum"] == ["system", "developer", "user", "assistant", "tool"]
+    assert "json_schema" not in repr(schemas["ChatCompletionsResponseFormat"])
+    chat = view["paths"]["/chat/completions"]["post"]
+    assert [p.get("name") for p in chat["parameters"]] == ["api-version"]
+    assert chat["parameters"][0]["schema"] == {"type": "string", "enum": ["2025-04-01"]}
+
+
+@pytest.mark.parametrize("op_id", sorted(MI_OPS))
+def test_positive_generated_cases_are_valid_per_the_real_spec(op_id: str) -> None:
+    spec = load_spec("model-inference")
+    view = generation_view(spec, api_version="2025-04-01", max_tokens=16, operations=[op_id])
+    assert [op["operationId"] for item in view["paths"].values() for op in item.values()] == [op_id]
+    cases = _draw(spec, op_id, "positive", view)
+    assert len(cases) == 30
+    for case in cases:
+        assert case_violations(spec, op_id, case) == [], case.body
+        assert case.query["api-version"] == "2025-04-01"
+        assert "extra-parameters" not in {k.lower() for k in (case.headers or {})}
+        if isinstance(case.body, dict):
+            assert case.body.get("max_tokens", 1) <= 16
+
+
+def test_negative_chat_cases_are_mostly_invalid_and_detectably_so() -> None:
+    # Unfiltered, measured with derandomize=True: about half of the negative chat cases (14-16 of 30)
+    # are invalid per the real spec (mostly api-version, some bodies); the rest only break the
+    # view's tightening (maxLength, closed additionalProperties, pins), which the real spec allows.
+    # `case_violations` detects those, and generation_strategy filters them out by default.
+    spec = load_spec("model-inference")
+    view = generation_view(spec, api_version="2025-04-01", max_tokens=16, operations=["getChatCompletions"])
+    raw = _draw(spec, "getChatCompletions", "negative", view, only_invalid=False)
+    invalid = [c for c in raw if case_violations(spec, "getChatCompletions", c)]
+    assert 0.3 <= len(invalid) / len(raw) < 1.0, f"{len(invalid)}/{len(raw)}"
+    valid = [c for c in raw if c not in invalid]
+    assert all(
+        spec.validate_request("getChatCompletions", c.body) == [] for c in valid if isinstance(c.body, dict)
+    )
+    filtered = _draw(spec, "getChatCompletions", "negative", view)
+    assert len(filtered) == 30 and all(case_violations(spec, "getChatCompletions", c) for c in filtered)

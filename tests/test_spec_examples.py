@@ -35,7 +35,14 @@ def _example_issues(spec: Spec, example_file: Path) -> list[tuple[str, str, str,
     example = json.loads(example_file.read_text(encoding="utf-8"))
     op_id = _operation_for(spec, example_file, example)
     if op_id is None:
-        return [("operation", "$", "unknown-operation", f"{example.get('operationId')!r} is not an operation of the spec")]
+        return [
+            (
+                "operation",
+                "$",
+                "unknown-operation",
+                f"{example.get('operationId')!r} is not an operation of the spec",
+            )
+        ]
     op = spec.operation(op_id)
     found: list[tuple[str, str, str, str]] = []
     params = example.get("parameters") or {}
@@ -45,8 +52,11 @@ def _example_issues(spec: Spec, example_file: Path) -> list[tuple[str, str, str,
         elif not any("json" in mt for mt in op.request_media_types):
             found.append(("request", "$", "not-json", f"request body is {', '.join(op.request_media_types)}"))
         else:
-            found += [("request", i.path, i.keyword, i.message) for i in spec.validate_request(op_id, params["body"])
-                      if i.level == "error"]
+            found += [
+                ("request", i.path, i.keyword, i.message)
+                for i in spec.validate_request(op_id, params["body"])
+                if i.level == "error"
+            ]
     for status, response in (example.get("responses") or {}).items():
         if "body" not in response:
             found.append((f"response {status}", "$", "no-body", "the example response has no `body`"))
@@ -80,7 +90,9 @@ def test_there_are_examples_to_check() -> None:
     assert {api for api, _, _ in files} == set(APIS)
 
 
-@pytest.mark.parametrize(("api", "version", "example_file"), _example_files(), ids=lambda v: getattr(v, "name", v))
+@pytest.mark.parametrize(
+    ("api", "version", "example_file"), _example_files(), ids=lambda v: getattr(v, "name", v)
+)
 def test_example_matches_allowlist_exactly(api: str, version: str, example_file: Path) -> None:
     spec = load_spec(api, version)
     rel = example_file.relative_to(SPECS_DIR).as_posix()

@@ -129,7 +129,19 @@ def test_close_with_cut_reason():
 
 
 _fields = st.sampled_from(
-    ["data: a", "data:b", "data", ": c", "event: e", "id: 1", "retry: 5", "x: y", "", "data: é€😀", "data: \x00"]
+    [
+        "data: a",
+        "data:b",
+        "data",
+        ": c",
+        "event: e",
+        "id: 1",
+        "retry: 5",
+        "x: y",
+        "",
+        "data: é€😀",
+        "data: \x00",
+    ]
 )
 
 
@@ -142,7 +154,12 @@ _fields = st.sampled_from(
     data=st.data(),
 )
 def test_chunking_never_changes_the_result(lines, sep, bom, bad, data):
-    raw = (b"\xef\xbb\xbf" if bom else b"") + sep.join(lines).encode() + (b"\xc3" if bad else b"") + sep.encode()
+    raw = (
+        (b"\xef\xbb\xbf" if bom else b"")
+        + sep.join(lines).encode()
+        + (b"\xc3" if bad else b"")
+        + sep.encode()
+    )
     cuts = data.draw(st.lists(st.integers(0, len(raw)), max_size=len(raw) + 1))
     whole = parse_stream(raw)
     events, chunked = _feed_in(raw, cuts)

@@ -24,19 +24,37 @@ _MI = "model-inference/2025-04-01/examples/"
 #: plausible answer. Kept here because specs/examples-allowlist.yaml lists schema issues only
 #: (tests/test_spec_examples.py asserts it exactly). (file, rule, JSON path) -> why it is a true finding.
 SEMANTIC_KNOWN_BAD = {
-    (_MI + "GetChatCompletions_MaximumSet_Gen.json", "CHAT-CHOICES-INDEX", "$.choices[*].index"):
-        "the only choice has index 7",
+    (
+        _MI + "GetChatCompletions_MaximumSet_Gen.json",
+        "CHAT-CHOICES-INDEX",
+        "$.choices[*].index",
+    ): "the only choice has index 7",
     (_MI + "GetChatCompletions_MaximumSet_Gen.json", "CHAT-CREATED", "$.created"): "created is 18 (1970)",
-    (_MI + "GetChatCompletions_MaximumSet_Gen.json", "CHAT-USAGE-SUM", "$.usage.total_tokens"):
-        "total_tokens 16 != 28 + 19",
-    (_MI + "GetChatCompletions_AudioModality_Gen.json", "CHAT-USAGE-SUM", "$.usage.total_tokens"):
-        "total_tokens 16 != 28 + 19",
-    (_MI + "GetChatCompletions_MaximumSet_Gen.json", "STREAM-CONTENT-TYPE", "header:content-type"):
-        "the request says stream: true, the example answers one JSON document",
-    (_MI + "GetEmbeddings_MaximumSet_Gen.json", "EMB-DIMENSIONS", "$.data[0].embedding"):
-        "dimensions 1024 requested, 12 values given",
-    (_MI + "GetImageEmbeddings_MaximumSet_Gen.json", "EMB-DIMENSIONS", "$.data[0].embedding"):
-        "dimensions 1024 requested, 12 values given",
+    (
+        _MI + "GetChatCompletions_MaximumSet_Gen.json",
+        "CHAT-USAGE-SUM",
+        "$.usage.total_tokens",
+    ): "total_tokens 16 != 28 + 19",
+    (
+        _MI + "GetChatCompletions_AudioModality_Gen.json",
+        "CHAT-USAGE-SUM",
+        "$.usage.total_tokens",
+    ): "total_tokens 16 != 28 + 19",
+    (
+        _MI + "GetChatCompletions_MaximumSet_Gen.json",
+        "STREAM-CONTENT-TYPE",
+        "header:content-type",
+    ): "the request says stream: true, the example answers one JSON document",
+    (
+        _MI + "GetEmbeddings_MaximumSet_Gen.json",
+        "EMB-DIMENSIONS",
+        "$.data[0].embedding",
+    ): "dimensions 1024 requested, 12 values given",
+    (
+        _MI + "GetImageEmbeddings_MaximumSet_Gen.json",
+        "EMB-DIMENSIONS",
+        "$.data[0].embedding",
+    ): "dimensions 1024 requested, 12 values given",
 }
 PREFIX = {"model-inference": "/models", "azure-openai": "/openai"}
 HOST = "https://example-resource.invalid"
@@ -80,8 +98,11 @@ def _exchange(spec: Spec, op: Operation, example: dict[str, Any], status: str) -
             query[p.name] = value
         elif p.location == "header":
             headers[p.name] = value
-    request: dict[str, Any] = {"method": op.method, "url": HOST + PREFIX[spec.api] + path + "?" + urlencode(query),
-                               "headers": headers}
+    request: dict[str, Any] = {
+        "method": op.method,
+        "url": HOST + PREFIX[spec.api] + path + "?" + urlencode(query),
+        "headers": headers,
+    }
     if "body" in params:
         request["body"] = params["body"]
         headers["Content-Type"] = (op.request_media_types or ("application/json",))[0]
@@ -89,8 +110,11 @@ def _exchange(spec: Spec, op: Operation, example: dict[str, Any], status: str) -
     if "body" not in answer:
         return None
     media = next(iter(op.responses.get(status) or {"application/json": None}))
-    response = {"status": int(status), "headers": {"Content-Type": media, **(answer.get("headers") or {})},
-                "body": answer["body"]}
+    response = {
+        "status": int(status),
+        "headers": {"Content-Type": media, **(answer.get("headers") or {})},
+        "body": answer["body"],
+    }
     return {"request": request, "response": response}
 
 
@@ -122,7 +146,9 @@ def _allowed(finding: dict[str, Any], source: str, allow: list[dict[str, str]]) 
     if (source, finding["rule"], finding.get("path")) in SEMANTIC_KNOWN_BAD:
         return True
     return finding["rule"] == "SCHEMA-RESPONSE" and any(
-        a["file"] == source and a.get("path") == finding.get("path") and a.get("keyword") == finding.get("keyword")
+        a["file"] == source
+        and a.get("path") == finding.get("path")
+        and a.get("keyword") == finding.get("keyword")
         and str(a.get("where", "")).startswith("response")
         for a in allow
     )
@@ -140,10 +166,12 @@ def test_spec_examples_pass_every_exchange_rule(tmp_path: Path, profile: str) ->
     results, code = validate_traffic([tmp_path / "traffic"], profile=profile, report_dir=tmp_path / "reports")
 
     assert results.summary.requests == written
-    unexpected, used = [], set()
+    unexpected, used, excused = [], set(), set()
     for r in results.results:
         for f in r.findings:
             if f["level"] != "violation":
+                if f.get("erratum"):
+                    excused.add((f["test"], f["rule"], f["path"]))
                 continue
             if _allowed(f, f["test"], allow):
                 used.add((f["test"], f["rule"], f["path"]))
@@ -153,9 +181,13 @@ def test_spec_examples_pass_every_exchange_rule(tmp_path: Path, profile: str) ->
     assert code == (1 if used else 0)
     # The known-bad lists stay honest: every semantic entry still fires (remove it when upstream fixes it).
     assert set(SEMANTIC_KNOWN_BAD) <= used
-    listed = {(a["file"], "SCHEMA-RESPONSE", a["path"]) for a in allow
-              if str(a.get("where", "")).startswith("response") and a["keyword"] != "no-body"}
-    assert listed <= used, listed - used
+    listed = {
+        (a["file"], "SCHEMA-RESPONSE", a["path"])
+        for a in allow
+        if str(a.get("where", "")).startswith("response") and a["keyword"] != "no-body"
+    }
+    # Strict flags every listed issue; azure may excuse some by a documented erratum (as a warning).
+    assert listed <= (used if profile == "strict" else used | excused), listed - used - excused
     # Every example was matched to its operation and judged by at least the schema rule.
     judged = {t for r in results.results if r.rule_id == "SCHEMA-RESPONSE" for t in r.tests}
     judged |= {f["test"] for r in results.results if r.rule_id == "SCHEMA-RESPONSE" for f in r.findings}

@@ -22,8 +22,13 @@ from conformance.traffic import (
 
 DATA = Path(__file__).parent / "data" / "traffic"
 CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
-SECRETS = ("har-secret-key-0001", "har-secret-token-0002", "query-secret-0003", "json-secret-0004",
-           "proxy-secret-0005")
+SECRETS = (
+    "har-secret-key-0001",
+    "har-secret-token-0002",
+    "query-secret-0003",
+    "json-secret-0004",
+    "proxy-secret-0005",
+)
 
 
 def read(*names: str) -> tuple[list[Exchange], list[TrafficError]]:
@@ -52,8 +57,13 @@ def test_har_json_base64_and_sse_entries() -> None:
     assert aborted.response is None and aborted.error == "net::ERR_ABORTED"
 
     problems = {e.entry: e for e in errors}
-    assert problems["entries[2]"].kind == "error" and "request must be an object" in problems["entries[2]"].message
-    assert "HTTP status code" in problems["entries[3]"].message and '"teapot"' in problems["entries[3]"].message
+    assert (
+        problems["entries[2]"].kind == "error"
+        and "request must be an object" in problems["entries[2]"].message
+    )
+    assert (
+        "HTTP status code" in problems["entries[3]"].message and '"teapot"' in problems["entries[3]"].message
+    )
     # A streamed body the browser did not capture is skipped, never judged as an empty stream.
     assert problems["entries[5]"].kind == "skipped" and "not captured" in problems["entries[5]"].message
     assert str(problems["entries[2]"]).startswith("sample.har#entries[2]: ")
@@ -63,7 +73,10 @@ def test_simple_json_document_with_host_path_query_and_header_pairs() -> None:
     (exchange,), errors = read("info.json")
     assert errors == []
     assert exchange.source == "info.json"
-    assert exchange.request.url == "https://example-resource.services.ai.azure.com/models/info?api-version=2025-04-01"
+    assert (
+        exchange.request.url
+        == "https://example-resource.services.ai.azure.com/models/info?api-version=2025-04-01"
+    )
     assert exchange.request.body is None and exchange.request.json is NO_JSON
     assert exchange.response.json["model_name"] == "Phi-4"
     assert exchange.request.header("Accept") == "application/json"
@@ -110,8 +123,13 @@ def test_credentials_in_recorded_headers_and_query_are_redacted() -> None:
 
 
 def test_credentials_in_query_string_are_redacted(tmp_path: Path) -> None:
-    record = {"request": {"method": "GET", "url": "https://h.example/models/info?api-version=2025-04-01&api-key=query-secret-0003"},
-              "response": {"status": 200, "body": {}}}
+    record = {
+        "request": {
+            "method": "GET",
+            "url": "https://h.example/models/info?api-version=2025-04-01&api-key=query-secret-0003",
+        },
+        "response": {"status": 200, "body": {}},
+    }
     (tmp_path / "q.json").write_text(json.dumps(record))
     (exchange,) = read_traffic([tmp_path], [])
     assert "query-secret-0003" not in exchange.request.url
@@ -137,12 +155,31 @@ def test_hostile_entries_are_reported_not_crashed(tmp_path: Path) -> None:
     deep = "[" * 100000 + "]" * 100000
     lines = [
         deep,
-        json.dumps({"request": {"method": "POST", "url": "https://h/x", "headers": 5}, "response": {"status": 200}}),
-        json.dumps({"request": {"method": "POST", "url": "https://h/x", "headers": [["a"]]}, "response": {"status": 200}}),
-        json.dumps({"request": {"method": "POST", "url": "https://h/x", "body_base64": "@@@"}, "response": {"status": 200}}),
-        json.dumps({"request": {"method": "POST", "url": "https://h/x", "query": [1]}, "response": {"status": 200}}),
+        json.dumps(
+            {"request": {"method": "POST", "url": "https://h/x", "headers": 5}, "response": {"status": 200}}
+        ),
+        json.dumps(
+            {
+                "request": {"method": "POST", "url": "https://h/x", "headers": [["a"]]},
+                "response": {"status": 200},
+            }
+        ),
+        json.dumps(
+            {
+                "request": {"method": "POST", "url": "https://h/x", "body_base64": "@@@"},
+                "response": {"status": 200},
+            }
+        ),
+        json.dumps(
+            {"request": {"method": "POST", "url": "https://h/x", "query": [1]}, "response": {"status": 200}}
+        ),
         json.dumps({"request": {"method": "POST", "url": "https://h/x"}, "response": {"status": True}}),
-        json.dumps({"request": {"method": "POST", "url": "https://h/x"}, "response": {"status": 200, "body": "\udc80"}}),
+        json.dumps(
+            {
+                "request": {"method": "POST", "url": "https://h/x"},
+                "response": {"status": 200, "body": "\udc80"},
+            }
+        ),
         json.dumps([1, 2]),
     ]
     (tmp_path / "hostile.jsonl").write_text("\n".join(lines) + "\n")
@@ -155,8 +192,14 @@ def test_hostile_entries_are_reported_not_crashed(tmp_path: Path) -> None:
 
 def test_oversized_bodies_are_skipped_with_a_note(tmp_path: Path) -> None:
     big = "x" * (MAX_BODY + 1)
-    (tmp_path / "big.json").write_text(json.dumps({"request": {"method": "POST", "url": "https://h/embeddings"},
-                                                   "response": {"status": 200, "body": big}}))
+    (tmp_path / "big.json").write_text(
+        json.dumps(
+            {
+                "request": {"method": "POST", "url": "https://h/embeddings"},
+                "response": {"status": 200, "body": big},
+            }
+        )
+    )
     errors: list[TrafficError] = []
     assert list(read_traffic([tmp_path], errors)) == []
     (error,) = errors
@@ -197,7 +240,9 @@ def test_detect_api_and_match_operation() -> None:
     assert match_operation(info, load_spec("azure-openai")) is None and info.operation_id is None
 
 
-@pytest.mark.skipif(not CORPUS.is_dir(), reason=f"recorded corpus not found at {CORPUS} (CI keeps it beside the repo)")
+@pytest.mark.skipif(
+    not CORPUS.is_dir(), reason=f"recorded corpus not found at {CORPUS} (CI keeps it beside the repo)"
+)
 def test_every_corpus_file_reads_and_matches_or_is_reported_unmatched() -> None:
     files = sorted(CORPUS.glob("*.json"))
     errors: list[TrafficError] = []

@@ -31,16 +31,30 @@ def record(faults: tuple[str, ...] = ()) -> tuple[list[Exchange], str]:
     """
     exchanges: list[Exchange] = []
     with reference.running_reference(faults=faults) as srv:
-        config = resolve_config({"endpoint": srv.endpoint("model-inference"), "api_key": srv.api_key}, None, {})
+        config = resolve_config(
+            {"endpoint": srv.endpoint("model-inference"), "api_key": srv.api_key}, None, {}
+        )
         client = client_mod.TargetClient(config, recorder=exchanges.append)
         messages = [{"role": "user", "content": "Say hello in three words."}]
-        client.request("POST", "/chat/completions", json={"messages": messages, "max_tokens": 20},
-                       purpose="positive: chat")
-        client.request("POST", "/chat/completions", json={"messages": messages, "stream": True},
-                       purpose="positive: stream")
-        client.request("POST", "/embeddings", json={"input": ["one", "two", "three"]}, purpose="positive: embeddings")
+        client.request(
+            "POST",
+            "/chat/completions",
+            json={"messages": messages, "max_tokens": 20},
+            purpose="positive: chat",
+        )
+        client.request(
+            "POST",
+            "/chat/completions",
+            json={"messages": messages, "stream": True},
+            purpose="positive: stream",
+        )
+        client.request(
+            "POST", "/embeddings", json={"input": ["one", "two", "three"]}, purpose="positive: embeddings"
+        )
         client.request("GET", "/info", purpose="positive: info")
-        client.request("POST", "/chat/completions", json={"max_tokens": 5}, purpose="negative: missing messages")
+        client.request(
+            "POST", "/chat/completions", json={"max_tokens": 5}, purpose="negative: missing messages"
+        )
         key = srv.api_key
     return exchanges, key
 
@@ -58,14 +72,22 @@ def test_reference_traffic_passes_offline(tmp_path: Path, profile: str) -> None:
     assert len(exchanges) == 5 and all(x.response is not None for x in exchanges)
     results, code, traffic = replay(exchanges, tmp_path, profile)
 
-    violations = [f"{f['rule']} {f['test']} {f['path']}: {f['message']}"
-                  for r in results.results for f in r.findings if f["level"] == "violation"]
+    violations = [
+        f"{f['rule']} {f['test']} {f['path']}: {f['message']}"
+        for r in results.results
+        for f in r.findings
+        if f["level"] == "violation"
+    ]
     assert violations == []
     assert code == 0 and results.summary.verdict == "conformant"
     assert results.summary.requests == 5 and results.summary.target.depth == "traffic"
     passed = {(r.rule_id, r.operation_id) for r in results.results if r.outcome == "pass"}
-    for pair in [("SCHEMA-RESPONSE", "getChatCompletions"), ("SCHEMA-RESPONSE", "getEmbeddings"),
-                 ("SCHEMA-RESPONSE", "getModelInfo"), ("STREAM-DONE", "getChatCompletions")]:
+    for pair in [
+        ("SCHEMA-RESPONSE", "getChatCompletions"),
+        ("SCHEMA-RESPONSE", "getEmbeddings"),
+        ("SCHEMA-RESPONSE", "getModelInfo"),
+        ("STREAM-DONE", "getChatCompletions"),
+    ]:
         assert pair in passed
     assert results.summary.tokens["total"] > 0
     saved = traffic.read_text(encoding="utf-8")

@@ -38,7 +38,7 @@ def write_reports(
     *,
     html_name: str = "report.html",
     json_name: str = "results.json",
-    pytest_html_name: str | None = "pytest-html.html",
+    pytest_html_name: str | None = "pytest-details.html",
 ) -> dict[str, Path]:
     """Write report.html and results.json into `report_dir`; return {"html": path, "json": path}.
 

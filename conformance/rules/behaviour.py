@@ -220,6 +220,30 @@ def error_fields(body: Any) -> dict[str, Any]:
     return out
 
 
+def error_params(body: Any) -> set[str]:
+    """Parameter names an error body points at explicitly (target, param, loc), not prose."""
+    names: set[str] = set()
+
+    def loc_names(loc: Any) -> None:
+        if isinstance(loc, list):
+            names.update(str(x) for x in loc if isinstance(x, str) and x not in ("body", "query", "header"))
+
+    def visit(node: Any, depth: int = 0) -> None:
+        if depth > 4 or not isinstance(node, dict):
+            return
+        for key in ("target", "param"):
+            if isinstance(node.get(key), str):
+                names.add(node[key].split(".")[0].split("[")[0])
+        loc_names(node.get("loc"))
+        for key in ("detail", "details", "error", "innererror"):
+            value = node.get(key)
+            for item in value if isinstance(value, list) else [value]:
+                visit(item, depth + 1)
+
+    visit(body)
+    return names
+
+
 def _json(ex: Exchange) -> Any:
     return ex.response.json if ex.response is not None else NO_JSON
 

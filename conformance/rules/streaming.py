@@ -85,6 +85,12 @@ define(Rule(
 ))
 
 
+def _raw(text: str, limit: int = 160) -> str:
+    """Event data as the wire had it (not re-encoded as a JSON string), bounded."""
+    text = text.replace("\n", "\\n")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _stream(ex: Exchange) -> StreamTranscript | None:
     return transcript(ex) if ex.response is not None else None
 
@@ -143,7 +149,7 @@ def check_stream_framing(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
                 "STREAM-FRAMING",
                 f"event {i}'s data is not one JSON document ({exc})",
                 path=f"event[{i}]",
-                value=shorten(ev.data, 160),
+                value=_raw(ev.data),
             )
 
 
@@ -165,7 +171,7 @@ def check_stream_done(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
             "STREAM-DONE",
             f"the stream ended without a `data: [DONE]` event{hint}",
             path=f"event[{len(ts.events) - 1}]" if ts.events else "stream",
-            value=shorten(last, 160) if last is not None else None,
+            value=_raw(last) if last is not None else None,
         )
     elif done_at[0] != len(ts.events) - 1:
         after = ts.events[done_at[0] + 1]
@@ -173,14 +179,14 @@ def check_stream_done(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
             "STREAM-DONE",
             f"{len(ts.events) - 1 - done_at[0]} event(s) follow `data: [DONE]` (event {done_at[0]})",
             path=f"event[{done_at[0] + 1}]",
-            value=shorten(after.data, 160),
+            value=_raw(after.data),
         )
     if done_at and ts.trailing.strip():
         yield Finding(
             "STREAM-DONE",
             "bytes follow the last event (an unterminated event after `data: [DONE]`)",
             path="stream:trailing",
-            value=shorten(ts.trailing, 160),
+            value=_raw(ts.trailing),
         )
 
 
@@ -303,7 +309,7 @@ def check_stream_finish_reason(ctx: RuleContext, ex: Exchange) -> Iterator[Findi
                 "STREAM-FINISH-REASON",
                 f"choice {idx} got more content at event {i} after its finish_reason at event {fins[0][0]}",
                 path=f"event[{i}]$.choices[{pos}].delta",
-                value=shorten(ts.events[i].data, 160),
+                value=_raw(ts.events[i].data),
             )
 
 
@@ -369,7 +375,7 @@ def check_stream_sdk_interop(ctx: RuleContext, ex: Exchange) -> Iterator[Finding
                             f"event[{i}]", shorten(ev.other_fields))
         if ev.nonstandard_prefix:
             yield from once("data-prefix", "a data line does not start with 'data: ' (one space)",
-                            f"event[{i}]", shorten(ev.data, 80))
+                            f"event[{i}]", _raw(ev.data, 80))
         if "\n" in ev.data:
             yield from once("multiline-data", "an event spreads its data over several data: lines",
-                            f"event[{i}]", shorten(ev.data, 80))
+                            f"event[{i}]", _raw(ev.data, 80))

@@ -90,9 +90,11 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
     judge = getattr(item, "funcargs", {}).get("judge")
     try:
         result = yield
-    except BaseException:
+    except BaseException as exc:
         if judge is not None:
             judge.finish(raise_on_violation=False)
+            if not isinstance(exc, pytest.skip.Exception | pytest.fail.Exception | KeyboardInterrupt):
+                judge.session.collector.errors.append(f"{item.nodeid}: {type(exc).__name__}: {exc}"[:500])
         raise
     if judge is not None:
         judge.finish()

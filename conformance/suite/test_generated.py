@@ -83,6 +83,10 @@ def _is_unset(value: Any) -> bool:
     return type(value).__name__ == "NotSet"
 
 
+#: Body parameters that stand for a capability the target file can claim.
+CAPABILITY_PARAMS = {"tools", "tool_choice", "response_format", "modalities", "audio", "dimensions", "encoding_format", "input_type"}
+
+
 def unclaimed_features(body: Any, capabilities: dict[str, Any]) -> set[str]:
     """Request features present in `body` that the target does not claim (a 422 naming one is fine)."""
     if not isinstance(body, dict):
@@ -92,9 +96,8 @@ def unclaimed_features(body: Any, capabilities: dict[str, Any]) -> set[str]:
     def claimed(name: str) -> bool:
         return capabilities.get(name) is True
 
-    if "tools" in body or "tool_choice" in body:
-        if not claimed("tools"):
-            out |= {"tools", "tool_choice"}
+    if ("tools" in body or "tool_choice" in body) and not claimed("tools"):
+        out |= {"tools", "tool_choice"}
     rf = body.get("response_format")
     if isinstance(rf, dict):
         kind = rf.get("type")
@@ -133,7 +136,8 @@ def test_generated_valid_requests_are_accepted(operation: Any, judge: TestJudge,
         judge.judge("POSITIVE-ACCEPTED", B.positive_accepted(ex, unclaimed=unclaimed))
         if ex.response is not None and ex.response.status == 422:
             fields = B.error_fields(ex.response.json)
-            claimed_named = [k for k in (req_body or {}) if k in fields["where"] and k not in unclaimed]
+            named = B.error_params(ex.response.json)
+            claimed_named = [k for k in (req_body or {}) if k in named and k not in unclaimed and k in CAPABILITY_PARAMS]
             if claimed_named:
                 judge.judge("SUPPORTED-NOT-422", B.supported_not_422(ex, param=claimed_named[0]))
             for feature in unclaimed:

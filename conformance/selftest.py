@@ -1,0 +1,391 @@
+"""Mutation self-test: prove every verdict of the suite both ways against the reference deployment.
+
+A conformance suite is only worth its verdicts. This script runs `conformance run` against the
+UNFAULTED reference (every violation there is a false alarm) and then once per named fault of
+`conformance.reference.faults.FAULTS` (every fault must be "killed": at least one of the rules the
+fault names must report it). Each run is a separate `conformance run` subprocess, bounded by a
+timeout, so a fault that hangs or crashes the suite is reported instead of stalling the script.
+
+    python -m conformance.selftest [--api model-inference|azure-openai|both] [--profile azure|strict|both]
+                                   [--jobs 2] [--depth smoke] [--json out.json] [--faults a,b]
+
+The last line printed is exactly `killed K/N, false alarms F`; the exit code is 0 iff every fault
+was killed, F == 0 and every run produced results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from conformance.reference.faults import FAULTS, Fault
+from conformance.rules._model import Level
+from conformance.rules.registry import all_rules
+
+APIS = ("model-inference", "azure-openai")
+PROFILES = ("azure", "strict")
+#: A smoke run takes seconds; this only bounds a run that hangs (see docs/selftest.md for timings).
+DEFAULT_TIMEOUT = 180.0
+#: Fixed so that a failing self-test reproduces; pass --seed to explore other generated requests.
+DEFAULT_SEED = 20250401
+#: Environment variables that would point the child at another target or change its settings.
+_CHILD_ENV_DROP = ("CONFORMANCE_",)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One `conformance run` against the reference: unfaulted when `fault` is None."""
+
+    api: str
+    profile: str
+    fault: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.fault or 'unfaulted'}@{self.api}/{self.profile}"
+
+
+@dataclass
+class RunOutcome:
+    """What one subprocess run left behind."""
+
+    job: Job
+    exit_code: int | None  # None: killed by the timeout
+    duration: float
+    report_dir: Path
+    results: dict[str, Any] | None
+    output: str = ""
+    error: str | None = None  # why the run produced no usable results
+
+    def violations(self) -> int:
+        if self.results is None:
+            return 0
+        return int(self.results.get("summary", {}).get("counts", {}).get("violation", 0))
+
+    def fired(self) -> dict[str, set[str]]:
+        """rule id -> operations where the rule reported something that kills a fault."""
+        out: dict[str, set[str]] = {}
+        for r in (self.results or {}).get("results", []):
+            if kills(r, self.job.profile):
+                out.setdefault(r["rule_id"], set()).add(str(r.get("operation_id")))
+        return out
+
+    def outcomes(self) -> dict[str, set[str]]:
+        """rule id -> every outcome it had in this run (over all operations)."""
+        out: dict[str, set[str]] = {}
+        for r in (self.results or {}).get("results", []):
+            out.setdefault(r["rule_id"], set()).add(r["outcome"])
+        return out
+
+
+@dataclass
+class FaultVerdict:
+    fault: Fault
+    run: RunOutcome
+    #: Rules that fired in the faulted run and not on the same operation of the unfaulted one.
+    fired: dict[str, set[str]] = field(default_factory=dict)
+
+    @property
+    def expected_fired(self) -> list[str]:
+        return [r for r in self.fault.rules if r in self.fired]
+
+    @property
+    def killed(self) -> bool:
+        return bool(self.expected_fired)
+
+
+@dataclass
+class SelftestReport:
+    baselines: list[RunOutcome]
+    verdicts: list[FaultVerdict]
+
+    @property
+    def false_alarms(self) -> int:
+        return sum(b.violations() for b in self.baselines)
+
+    @property
+    def killed(self) -> int:
+        return sum(v.killed for v in self.verdicts)
+
+    @property
+    def errors(self) -> list[str]:
+        runs = self.baselines + [v.run for v in self.verdicts]
+        return [f"{r.job.label}: {r.error}" for r in runs if r.error]
+
+    @property
+    def ok(self) -> bool:
+        return self.killed == len(self.verdicts) and self.false_alarms == 0 and not self.errors
+
+    def summary_line(self) -> str:
+        return f"killed {self.killed}/{len(self.verdicts)}, false alarms {self.false_alarms}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "killed": self.killed,
+            "faults": len(self.verdicts),
+            "false_alarms": self.false_alarms,
+            "ok": self.ok,
+            "errors": self.errors,
+            "baselines": [
+                {
+                    "api": b.job.api,
+                    "profile": b.job.profile,
+                    "exit_code": b.exit_code,
+                    "duration_s": round(b.duration, 2),
+                    "violations": _violation_list(b),
+                    "outcomes": {k: sorted(v) for k, v in sorted(b.outcomes().items())},
+                }
+                for b in self.baselines
+            ],
+            "faults_detail": [
+                {
+                    "fault": v.fault.name,
+                    "api": v.run.job.api,
+                    "profile": v.run.job.profile,
+                    "killed": v.killed,
+                    "fired": {k: sorted(ops) for k, ops in sorted(v.fired.items())},
+                    "expected": list(v.fault.rules),
+                    "expected_fired": v.expected_fired,
+                    "exit_code": v.run.exit_code,
+                    "duration_s": round(v.run.duration, 2),
+                    "error": v.run.error,
+                }
+                for v in self.verdicts
+            ],
+        }
+
+
+def kills(result: dict[str, Any], profile: str) -> bool:
+    """Whether one results.json entry counts as the rule catching something.
+
+    A violation always does. A warning does for WARNING-level rules, and in profile `azure` for a
+    finding an erratum downgraded (the fault is caught, the profile just forgives it); in `strict`
+    a violation-level rule must report a violation.
+    """
+    outcome = result.get("outcome")
+    if outcome == "violation":
+        return True
+    if outcome != "warning":
+        return False
+    if _rule_levels().get(result.get("rule_id", "")) == Level.WARNING:
+        return True
+    return profile == "azure" and any(f.get("erratum") for f in result.get("findings", []))
+
+
+def _rule_levels() -> dict[str, Level]:
+    return {r.id: r.level for r in all_rules()}
+
+
+def _violation_list(run: RunOutcome) -> list[str]:
+    out = []
+    for r in (run.results or {}).get("results", []):
+        if r.get("outcome") == "violation":
+            first = (r.get("findings") or [{}])[0]
+            out.append(f"{r['rule_id']} on {r.get('operation_id')}: {first.get('path', '')} {first.get('message', '')}")
+    return out
+
+
+# -- planning -------------------------------------------------------------------------------------
+
+
+def fault_apis(fault: Fault, api_choice: str) -> list[str]:
+    """The APIs a fault is exercised on.
+
+    A fault specific to one API runs on it (with --api both or the default model-inference, so
+    every fault of the table is counted; with --api azure-openai, model-inference-only faults are
+    left out). A fault for "any" API runs on the chosen API, or on both with --api both.
+    """
+    if fault.api != "any":
+        if api_choice == "azure-openai" and fault.api != "azure-openai":
+            return []
+        return [fault.api]
+    return list(APIS) if api_choice == "both" else [api_choice]
+
+
+def plan(api_choice: str, profiles: Sequence[str], faults: Iterable[Fault]) -> tuple[list[Job], list[tuple[Fault, Job]]]:
+    """Baseline jobs (one per api x profile used) and one job per (fault, api, profile)."""
+    fault_jobs = [(f, Job(api, p, f.name)) for f in faults for api in fault_apis(f, api_choice) for p in profiles]
+    apis = list(APIS) if api_choice == "both" else [api_choice]
+    apis += [j.api for _, j in fault_jobs if j.api not in apis]
+    baselines = [Job(api, p) for api in apis for p in profiles]
+    return baselines, fault_jobs
+
+
+# -- running --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    depth: str = "smoke"
+    timeout: float = DEFAULT_TIMEOUT
+    max_requests: int | None = None
+    seed: int | None = DEFAULT_SEED
+    #: Extra arguments passed through to pytest (e.g. ["-k", "stream"]).
+    pytest_args: tuple[str, ...] = ()
+
+
+def command(job: Job, report_dir: Path, settings: RunSettings) -> list[str]:
+    cmd = [sys.executable, "-m", "conformance.cli", "run", "--api", job.api, "--profile", job.profile,
+           "--depth", settings.depth, "--report-dir", str(report_dir)]
+    if job.fault:
+        cmd += ["--fault", job.fault]
+    if settings.max_requests:
+        cmd += ["--max-requests", str(settings.max_requests)]
+    if settings.seed is not None:
+        cmd += ["--seed", str(settings.seed)]
+    return cmd + list(settings.pytest_args)
+
+
+def child_env() -> dict[str, str]:
+    """The environment without CONFORMANCE_* settings: the child must test the embedded reference."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(_CHILD_ENV_DROP)}
+
+
+def run_job(job: Job, work_dir: Path, settings: RunSettings) -> RunOutcome:
+    """Run one `conformance run` in a subprocess; never raises for what the run did."""
+    job_dir = work_dir / job.label.replace("@", "__").replace("/", "_")
+    job_dir.mkdir(parents=True, exist_ok=True)
+    # The child runs inside job_dir, so relative defaults (reports/) stay inside it too.
+    report_dir = job_dir / "reports"
+    started = time.monotonic()
+    try:
+        proc = subprocess.run(
+            command(job, report_dir, settings), cwd=job_dir, env=child_env(), capture_output=True,
+            timeout=settings.timeout, check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        out = _text(exc.stdout) + _text(exc.stderr)
+        return RunOutcome(job, None, time.monotonic() - started, report_dir, None, out,
+                          error=f"did not finish within {settings.timeout:.0f}s")
+    duration = time.monotonic() - started
+    output = _text(proc.stdout) + _text(proc.stderr)
+    results_file = report_dir / "results.json"
+    try:
+        results = json.loads(results_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        tail = " | ".join(output.strip().splitlines()[-3:])
+        return RunOutcome(job, proc.returncode, duration, report_dir, None, output,
+                          error=f"exit {proc.returncode}, no readable {results_file.name} ({exc}); output ends: {tail}")
+    error = None
+    if proc.returncode not in (0, 1):
+        error = f"exit code {proc.returncode} (expected 0 or 1)"
+    return RunOutcome(job, proc.returncode, duration, report_dir, results, output, error)
+
+
+def _text(data: bytes | str | None) -> str:
+    if data is None:
+        return ""
+    return data if isinstance(data, str) else data.decode("utf-8", errors="replace")
+
+
+def run_selftest(
+    api: str = "model-inference",
+    profiles: Sequence[str] = ("azure",),
+    faults: Iterable[str] | None = None,
+    *,
+    jobs: int = 2,
+    settings: RunSettings | None = None,
+    work_dir: Path | None = None,
+    progress: Callable[[RunOutcome], None] | None = None,
+) -> SelftestReport:
+    """Run the baselines and every chosen fault; keep run folders under `work_dir` if given."""
+    settings = settings or RunSettings()
+    chosen = [FAULTS[name] for name in faults] if faults is not None else list(FAULTS.values())
+    baseline_jobs, fault_jobs = plan(api, profiles, chosen)
+    owned_tmp = work_dir is None
+    work = Path(tempfile.mkdtemp(prefix="conformance-selftest-")) if owned_tmp else Path(work_dir)
+    try:
+        all_jobs = baseline_jobs + [j for _, j in fault_jobs]
+        outcomes: dict[Job, RunOutcome] = {}
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            futures = [pool.submit(run_job, j, work, settings) for j in all_jobs]
+            for future in as_completed(futures):
+                outcome = future.result()
+                outcomes[outcome.job] = outcome
+                if progress is not None:
+                    progress(outcome)
+        baselines = [outcomes[j] for j in baseline_jobs]
+        fired_on_baseline = {(b.job.api, b.job.profile): b.fired() for b in baselines}
+        verdicts = []
+        for fault, job in fault_jobs:
+            run = outcomes[job]
+            base = fired_on_baseline.get((job.api, job.profile), {})
+            fired = {rule: ops - base.get(rule, set()) for rule, ops in run.fired().items()}
+            verdicts.append(FaultVerdict(fault, run, {r: ops for r, ops in fired.items() if ops}))
+        return SelftestReport(baselines, verdicts)
+    finally:
+        if owned_tmp:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+# -- output ---------------------------------------------------------------------------------------
+
+
+def render_table(report: SelftestReport) -> str:
+    rows = [("fault", "api", "profile", "killed", "by rules", "expected", "expected fired", "s")]
+    for v in report.verdicts:
+        by = ", ".join(sorted(v.fired)) or ("-" if not v.run.error else f"ERROR: {v.run.error}")
+        rows.append((
+            v.fault.name, v.run.job.api, v.run.job.profile, "yes" if v.killed else "NO", by,
+            ", ".join(v.fault.rules), ", ".join(v.expected_fired) or "none", f"{v.run.duration:.1f}",
+        ))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    lines = []
+    for r in rows:
+        lines.append("  ".join(c.ljust(w) for c, w in zip(r[:-1], widths, strict=True)) + "  " + r[-1])
+    lines.append("")
+    for b in report.baselines:
+        status = b.error or f"{b.violations()} violation(s)"
+        lines.append(f"unfaulted reference {b.job.api}/{b.job.profile}: {status} ({b.duration:.1f}s)")
+        lines += [f"  false alarm: {v}" for v in _violation_list(b)]
+    lines += [f"error: {e}" for e in report.errors]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m conformance.selftest", description=__doc__.split("\n\n")[0])
+    p.add_argument("--api", choices=[*APIS, "both"], default="model-inference")
+    p.add_argument("--profile", choices=[*PROFILES, "both"], default="azure")
+    p.add_argument("--jobs", type=int, default=2, help="runs in parallel (default 2)")
+    p.add_argument("--depth", choices=["smoke", "standard", "deep"], default="smoke")
+    p.add_argument("--json", help="also write the outcome as JSON to this file")
+    p.add_argument("--faults", help="comma-separated fault names (default: every fault)")
+    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds allowed per run")
+    p.add_argument("--max-requests", type=int, help="request budget per run")
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed for generated requests")
+    p.add_argument("--keep", help="keep every run's report folder under this directory")
+    args = p.parse_args(argv)
+    names = [n.strip() for n in args.faults.split(",") if n.strip()] if args.faults else None
+    unknown = sorted(set(names or ()) - FAULTS.keys())
+    if unknown:
+        p.error(f"unknown fault(s): {', '.join(unknown)}")
+    profiles = list(PROFILES) if args.profile == "both" else [args.profile]
+    settings = RunSettings(depth=args.depth, timeout=args.timeout, max_requests=args.max_requests, seed=args.seed)
+
+    def progress(o: RunOutcome) -> None:
+        print(f"  {o.job.label}: exit {o.exit_code} in {o.duration:.1f}s", file=sys.stderr, flush=True)
+
+    started = time.monotonic()
+    report = run_selftest(args.api, profiles, names, jobs=args.jobs, settings=settings,
+                          work_dir=Path(args.keep) if args.keep else None, progress=progress)
+    print(render_table(report))
+    print(f"wall time {time.monotonic() - started:.1f}s with --jobs {args.jobs}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(report.to_json(), indent=2), encoding="utf-8")
+    print(report.summary_line())
+    return 0 if report.ok else 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

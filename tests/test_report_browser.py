@@ -1,0 +1,158 @@
+"""The report in a real headless Chromium: what a reader sees, that nothing hostile runs, that the JS works.
+
+Served from a loopback HTTP server (a secure context, so the clipboard API is the one exercised).
+Chromium is Debian's `chromium` package driven by playwright; without it the test skips locally and
+fails in CI (CI=true), so the check cannot silently disappear from the pipeline.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from conformance import redact
+from conformance.report import write_reports
+from conformance.report._sample import FAKE_SECRET, sample_results
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOT = Path(__file__).resolve().parent.parent / "reports" / "screenshot-report.png"
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"browser test cannot run in CI: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not (Path(CHROMIUM).exists() or shutil.which("chromium")):
+        _unavailable("Chromium not installed (apt-get install -y chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("the playwright package is not installed")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, timeout=30_000)
+        yield b
+        b.close()
+
+
+class _Quiet(SimpleHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:  # keep pytest output clean
+        pass
+
+
+@pytest.fixture()
+def served(tmp_path: Path) -> Iterator[str]:
+    redact.register_secret(FAKE_SECRET)
+    write_reports(sample_results(), tmp_path)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(tmp_path)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_failing_report_as_a_reader_sees_it(browser, served: str) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 1100})
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=served)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    csp_errors: list[str] = []
+    page.on("console", lambda m: csp_errors.append(m.text) if "Content Security Policy" in m.text else None)
+
+    page.goto(f"{served}/report.html")
+
+    assert page.locator(".verdict .big").inner_text() == "Not conformant"
+    assert "Profile azure" in page.locator(".verdict .why").inner_text()
+    row = page.locator("table.matrix tr", has=page.locator("th", has_text="getChatCompletions"))
+    assert row.locator("td").first.inner_text() == "✗ 1 violation · 1 pass"
+    # Hostile text is visible as text, and nothing of it ran.
+    assert "<script>alert(1)</script>" in page.locator("#violations").text_content()
+    assert dialogs == []
+    scripts = page.evaluate("Array.from(document.querySelectorAll('script')).map(s => s.textContent)")
+    assert len(scripts) == 1 and scripts[0].startswith("/* Conformance report behaviour")
+    assert (
+        page.evaluate(
+            "document.querySelectorAll('img, iframe, object, embed, [onerror], [onmouseover]').length"
+        )
+        == 0
+    )
+    assert FAKE_SECRET not in page.content()
+    assert requests == [f"{served}/report.html"]  # self-contained: no other request of any kind
+    assert csp_errors == []  # our own style and script match the policy's hashes
+
+    # A matrix cell leads to the rules behind it.
+    row.locator("td a").first.click()
+    assert page.evaluate("location.hash").startswith("#cell-getChatCompletions-schema")
+    assert page.locator(":target").inner_text().startswith("schema")
+
+    # "Full exchange shown above" opens the collapsed exchange it points to.
+    link = page.locator("a", has_text="Full exchange shown above").first
+    target_id = link.get_attribute("href")[1:]
+    assert page.locator(f"[id='{target_id}']").get_attribute("open") is None
+    link.click()
+    assert page.locator(f"[id='{target_id}']").get_attribute("open") == ""
+    assert page.locator(f"[id='{target_id}'] pre").first.is_visible()
+
+    # The copy button copies the curl line, read as text.
+    page.locator("#violations button.copy").first.click()
+    page.wait_for_function("document.querySelector('#violations button.copy').textContent === 'Copied'")
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied.startswith("curl -sS -X POST") and "$CONFORMANCE_API_KEY" in copied
+
+    # No sideways scrolling even with long URLs and bodies.
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+    page.goto(f"{served}/report.html")
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT))
+    assert SCREENSHOT.stat().st_size > 10_000
+    context.close()
+
+
+def test_print_layout_keeps_summary_matrix_and_violations(browser, served: str) -> None:
+    page = browser.new_page()
+    page.goto(f"{served}/report.html")
+    page.emulate_media(media="print")
+    visible = {
+        s: page.locator(f"#{s}").is_visible()
+        for s in ("summary", "matrix", "violations", "checked", "catalogue")
+    }
+    assert visible == {
+        "summary": True,
+        "matrix": True,
+        "violations": True,
+        "checked": False,
+        "catalogue": False,
+    }
+    assert not page.locator("button.copy").first.is_visible()
+    pdf = page.pdf()  # fires beforeprint/afterprint through the real print path
+    assert pdf.startswith(b"%PDF") and len(pdf) > 10_000
+    page.close()
