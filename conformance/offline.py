@@ -284,7 +284,7 @@ def write_all(results: RunResults, run: _Run, errors: list[TrafficError], report
     from conformance.report import write_reports
 
     report_dir.mkdir(parents=True, exist_ok=True)
-    written = dict(write_reports(results, report_dir))
+    written = dict(write_reports(results, report_dir, pytest_html_name=None))  # no pytest run offline
     junit = report_dir / "junit.xml"
     write_junit(results, run.rows, errors, junit)
     written["junit"] = junit
@@ -388,5 +388,8 @@ def main(args: argparse.Namespace) -> int:
           f"spec {s.target.api_version}: {s.verdict} "
           f"({s.counts.get('violation', 0)} violations, {s.counts.get('warning', 0)} warnings, "
           f"{info.get('unreadable_count', 0)} unreadable entries)")
+    if code == 2:
+        print("conformance validate-traffic: no exchange could be judged (see the unreadable and unmatched entries)",
+              file=sys.stderr)
     print(f"reports in {args.report_dir}")
     return code

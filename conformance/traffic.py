@@ -74,7 +74,8 @@ def read_traffic(paths: Iterable[Path], errors: list[TrafficError] | None = None
         elif root.is_file():
             yield from _read_file(root, root.name, sink)
         else:
-            sink.append(TrafficError(str(root), "", "no such file or directory"))
+            why = "not a regular file or directory" if root.exists() else "no such file or directory"
+            sink.append(TrafficError(str(root), "", why))
 
 
 def traffic_files(paths: Iterable[Path]) -> list[Path]:

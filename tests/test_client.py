@@ -15,11 +15,11 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
-from servers import RawRequest, drip, json_response, reset, respond, send_head, serve_raw
 
 from conformance.budget import RequestBudget
 from conformance.client import BudgetExhausted, TargetClient
 from conformance.config import ConfigError, Limits, TargetConfig
+from tests.servers import RawRequest, drip, json_response, reset, respond, send_head, serve_raw
 
 KEY = "test-" + secrets.token_hex(16)
 CHAT = {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from pathlib import Path
 
@@ -149,6 +150,16 @@ def test_directories_are_walked_and_unreadable_files_reported(tmp_path: Path) ->
     assert messages["broken.json"].startswith("not valid JSON")
     assert messages["other.json"].startswith("not a traffic file")
     assert messages[str(tmp_path / "missing.har")] == "no such file or directory"
+
+
+def test_json_lines_saved_as_json_and_special_files(tmp_path: Path) -> None:
+    record = json.loads((DATA / "info.json").read_text())
+    (tmp_path / "lines.json").write_text(json.dumps(record) + "\n" + json.dumps(record) + "\n")
+    os.mkfifo(tmp_path / "pipe.json")  # would block forever if opened
+    errors: list[TrafficError] = []
+    exchanges = list(read_traffic([tmp_path, tmp_path / "pipe.json"], errors))
+    assert [x.source for x in exchanges] == ["lines.json#line[1]", "lines.json#line[2]"]
+    assert [(e.file, e.message) for e in errors] == [(str(tmp_path / "pipe.json"), "not a regular file or directory")]
 
 
 def test_hostile_entries_are_reported_not_crashed(tmp_path: Path) -> None:

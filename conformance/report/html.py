@@ -243,7 +243,7 @@ class _Page:
 
     @staticmethod
     def budget_text(budget: dict[str, Any]) -> str:
-        """"57 of 200 requests used · max_tokens: 50000" from the plugin's budget dict."""
+        """Render the plugin's budget dict: "57 of 200 requests used · max_tokens: 50000"."""
         if not budget:
             return "no limit"
         limit = budget.get("limit", budget.get("max_requests"))

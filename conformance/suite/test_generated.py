@@ -64,12 +64,27 @@ def _run(suite: Any, operation: Any, count: int, mode: str, body: Any) -> None:
 def _request_kwargs(suite: Any, operation: Any, case: Any) -> dict[str, Any] | None:
     kwargs: dict[str, Any] = {}
     params = {k: str(v) if not isinstance(v, str) else v for k, v in (case.query or {}).items() if k != "api-version"}
+    if "model" in params:
+        # Same as the body's `model`: an unknown model name is a legitimate 404.
+        model = (suite.config.models or {}).get("chat")
+        if model:
+            params["model"] = model
+        else:
+            params.pop("model")
     if params:
         kwargs["params"] = params
     headers = {str(k): str(v) for k, v in (case.headers or {}).items() if k.lower() not in ("api-key", "authorization")}
     if headers:
         kwargs["headers"] = headers
     body = case.body
+    if isinstance(body, dict) and "model" in body:
+        # A random model name is a legitimate 4xx on a multi-model endpoint: pin it or leave it out.
+        model = model_for(operation.operation_id, suite.config.models or {})
+        body = dict(body)
+        if model:
+            body["model"] = model
+        else:
+            body.pop("model")
     if body is not None and not _is_unset(body):
         try:
             kwargs["content"] = json.dumps(body, allow_nan=False).encode()
