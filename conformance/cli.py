@@ -158,16 +158,16 @@ def cmd_target(args: argparse.Namespace) -> int:
 
 def cmd_diff(args: argparse.Namespace) -> int:
     from conformance.report.diff import diff_results, render_diff
-    from conformance.results import RunResults
+    from conformance.report.json_out import read_results_json
 
     try:
-        old = RunResults.from_json(json.loads(Path(args.old).read_text(encoding="utf-8")))
-        new = RunResults.from_json(json.loads(Path(args.new).read_text(encoding="utf-8")))
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        old = read_results_json(Path(args.old))
+        new = read_results_json(Path(args.new))
+    except (OSError, ValueError) as exc:
         print(f"conformance diff: cannot read results: {exc}", file=sys.stderr)
         return EXIT_USAGE
     d = diff_results(old, new)
-    print(render_diff(d))
+    print(render_diff(d), end="")
     return EXIT_VIOLATIONS if d.new_violations else EXIT_OK
 
 

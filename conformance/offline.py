@@ -23,6 +23,8 @@ from conformance.collect import ResultCollector, now_iso
 from conformance.exchange import Exchange
 from conformance.results import RunResults, Summary, Target
 from conformance.rules._model import Finding, Level, RuleContext
+from conformance.rules.judge import applicable_rules, judge_exchange
+from conformance.rules.profiles import PROFILES, apply_profile
 from conformance.traffic import TrafficError, detect_api, match_operation, read_traffic, recorded_api_version
 from conformance.traffic import traffic_files as _traffic_files
 
@@ -71,10 +73,11 @@ def validate_traffic(
     report_dir: Path = Path("reports"),
     waivers: Path | None = None,
 ) -> tuple[RunResults, int]:
-    """Validate recorded traffic; write the reports; return (results, exit code 0/1/2)."""
-    from conformance.rules.judge import applicable_rules, judge_exchange
-    from conformance.rules.profiles import PROFILES, apply_profile
+    """Validate recorded traffic; write the reports; return (results, exit code 0/1/2).
 
+    Bad arguments (unknown api or profile, an --api-version we do not vendor, a malformed waivers
+    file) raise `TrafficUsageError`; `main` turns that into exit code 2.
+    """
     started, t0 = now_iso(), time.monotonic()
     if api is not None and api not in APIS:
         raise TrafficUsageError(f"unknown api {api!r} (choose from {', '.join(APIS)})")
@@ -88,38 +91,7 @@ def validate_traffic(
     errors: list[TrafficError] = []
     run = _Run()
     for ex in read_traffic(paths, errors):
-        run.exchanges += 1
-        ex_api = api or detect_api(ex)
-        spec = _spec_for(run, ex_api, api_version, recorded_api_version(ex))
-        host = ex.request.url.split("/")[2] if "://" in ex.request.url else ""
-        if host and host != "recorded.invalid":
-            run.hosts.add(host)
-        op = match_operation(ex, spec)
-        if op is None:
-            where = f"{ex.request.method} {ex.request.path}"
-            reason = f"no operation of {ex_api} {spec.version} matches {where}"
-            collector.mark_not_applicable(ALL_RULES, where, reason)
-            run.rows.append(_Row(ex.source, where, ALL_RULES, skipped=reason))
-            continue
-        if ex.response is None:
-            reason = f"no response recorded ({ex.error or 'unknown reason'})"
-            collector.mark_skipped(ALL_RULES, op, reason)
-            run.rows.append(_Row(ex.source, op, ALL_RULES, skipped=reason))
-            continue
-        if spec.version != recorded_api_version(ex) and recorded_api_version(ex):
-            ex.purpose = f"recorded at api-version {recorded_api_version(ex)}; judged against {spec.version}"
-        ctx = RuleContext(spec=spec, api=ex_api, api_version=spec.version, target=None)
-        findings = apply_profile(judge_exchange(ctx, ex), profile, ex_api)
-        collector.add_findings(findings, test=ex.source)
-        rules = applicable_rules(ctx, ex)
-        for rule_id in rules:
-            collector.mark_evaluated(rule_id, op, ex.source)
-        by_rule: dict[str, list[Finding]] = {r: [] for r in rules}
-        for f in findings:
-            by_rule.setdefault(f.rule_id, []).append(f)
-        run.rows.extend(_Row(ex.source, op, r, fs) for r, fs in by_rule.items())
-        run.judged += 1
-        _add_tokens(run.tokens, ex)
+        _judge_one(run, collector, ex, api or detect_api(ex), api_version, profile)
 
     results = collector.build(_summary(run, api, profile, started, time.monotonic() - t0, len(_traffic_files(paths))))
     if loaded_waivers is not None:
@@ -135,6 +107,43 @@ def validate_traffic(
     results.capabilities.setdefault("traffic", _traffic_info(run, errors))
     write_all(results, run, errors, Path(report_dir))
     return results, code
+
+
+def _judge_one(run: _Run, collector: ResultCollector, ex: Exchange, api: str, forced_version: str | None,
+               profile: str) -> None:
+    """Match, judge, profile and collect one recorded exchange (the same rules as a live run)."""
+    run.exchanges += 1
+    recorded = recorded_api_version(ex)
+    spec = _spec_for(run, api, forced_version, recorded)
+    host = ex.request.url.split("/")[2] if "://" in ex.request.url else ""
+    if host and host != "recorded.invalid":
+        run.hosts.add(host)
+    op = match_operation(ex, spec)
+    if op is None:
+        where = f"{ex.request.method} {ex.request.path}"
+        reason = f"no operation of {api} {spec.version} matches {where}"
+        collector.mark_not_applicable(ALL_RULES, where, reason)
+        run.rows.append(_Row(ex.source, where, ALL_RULES, skipped=reason))
+        return
+    if ex.response is None:
+        reason = f"no response recorded ({ex.error or 'unknown reason'})"
+        collector.mark_skipped(ALL_RULES, op, reason)
+        run.rows.append(_Row(ex.source, op, ALL_RULES, skipped=reason))
+        return
+    if recorded and recorded != spec.version:
+        ex.purpose = f"recorded at api-version {recorded}; judged against {spec.version}"
+    ctx = RuleContext(spec=spec, api=api, api_version=spec.version, target=None)
+    findings = apply_profile(judge_exchange(ctx, ex), profile, api)
+    collector.add_findings(findings, test=ex.source)
+    rules = applicable_rules(ctx, ex)
+    for rule_id in rules:
+        collector.mark_evaluated(rule_id, op, ex.source)
+    by_rule: dict[str, list[Finding]] = {r: [] for r in rules}
+    for f in findings:
+        by_rule.setdefault(f.rule_id, []).append(f)
+    run.rows.extend(_Row(ex.source, op, r, fs) for r, fs in by_rule.items())
+    run.judged += 1
+    _add_tokens(run.tokens, ex)
 
 
 # -- spec selection --------------------------------------------------------------------------------

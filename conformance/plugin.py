@@ -138,6 +138,14 @@ def start_session(config: pytest.Config) -> None:
     collector = ResultCollector(prefix=f"{worker.get('workerid', 'w')}-x" if worker else "x")
     session = SuiteSession(config=cfg, spec=spec, client=client, budget=budget, collector=collector, reference=reference, seed=seed)
     session.waivers = _load_waivers(config)
+    baseline = config.getoption("baseline")
+    if baseline:
+        from conformance.report.json_out import read_results_json
+
+        try:
+            session.baseline = read_results_json(Path(baseline))
+        except (OSError, ValueError) as exc:
+            raise pytest.UsageError(f"conformance: --baseline {baseline}: {exc}") from exc
     config.stash[SESSION_KEY] = session
 
     if not worker:
@@ -242,7 +250,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     from conformance.report import write_reports
 
-    written = write_reports(results, report_dir)
+    html = config.getoption("htmlpath", default=None)
+    pytest_html = Path(html).name if html and Path(html).resolve().parent == report_dir.resolve() else None
+    written = write_reports(results, report_dir, pytest_html_name=pytest_html)
     config.stash[STATE_KEY]["written"] = written
     config.stash[STATE_KEY]["results"] = results
     # The verdict decides the exit code when baselines/waivers turned violations into accepted ones.
@@ -294,12 +304,8 @@ def build_results(suite: Any, config: pytest.Config) -> Any:
 
     if suite.waivers:
         results = apply_waivers(results, suite.waivers)
-    baseline = config.getoption("baseline")
-    if baseline:
-        from conformance.results import RunResults
-
-        old = RunResults.from_json(json.loads(Path(baseline).read_text(encoding="utf-8")))
-        results = apply_baseline(results, old)
+    if suite.baseline is not None:
+        results = apply_baseline(results, suite.baseline)
     return finalize(results, complete=not results.summary.errors)
 
 

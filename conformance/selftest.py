@@ -25,7 +25,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -298,35 +298,68 @@ def run_selftest(
     settings: RunSettings | None = None,
     work_dir: Path | None = None,
     progress: Callable[[RunOutcome], None] | None = None,
+    select: bool = True,
 ) -> SelftestReport:
-    """Run the baselines and every chosen fault; keep run folders under `work_dir` if given."""
+    """Run the baselines, then every chosen fault; keep run folders under `work_dir` if given.
+
+    With `select`, a fault's run is narrowed (`-k`) to the suite tests that judged the fault's
+    expected rules on the unfaulted reference, which cuts a run to a few seconds; a rule no test
+    judged there (e.g. RETRY-AFTER, which only applies to 429 answers) falls back to the full run.
+    """
     settings = settings or RunSettings()
     chosen = [FAULTS[name] for name in faults] if faults is not None else list(FAULTS.values())
     baseline_jobs, fault_jobs = plan(api, profiles, chosen)
     owned_tmp = work_dir is None
     work = Path(tempfile.mkdtemp(prefix="conformance-selftest-")) if owned_tmp else Path(work_dir)
     try:
-        all_jobs = baseline_jobs + [j for _, j in fault_jobs]
-        outcomes: dict[Job, RunOutcome] = {}
-        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            futures = [pool.submit(run_job, j, work, settings) for j in all_jobs]
-            for future in as_completed(futures):
-                outcome = future.result()
-                outcomes[outcome.job] = outcome
-                if progress is not None:
-                    progress(outcome)
-        baselines = [outcomes[j] for j in baseline_jobs]
-        fired_on_baseline = {(b.job.api, b.job.profile): b.fired() for b in baselines}
+        base_runs = _run_all(baseline_jobs, work, lambda job: settings, jobs, progress)
+        baselines = [base_runs[j] for j in baseline_jobs]
+        by_target = {(b.job.api, b.job.profile): b for b in baselines}
+
+        def settings_for(job: Job) -> RunSettings:
+            base = by_target.get((job.api, job.profile))
+            keyword = selection(FAULTS[job.fault or ""].rules, base) if select and base else None
+            return replace(settings, pytest_args=(*settings.pytest_args, "-k", keyword)) if keyword else settings
+
+        fault_runs = _run_all([j for _, j in fault_jobs], work, settings_for, jobs, progress)
         verdicts = []
         for fault, job in fault_jobs:
-            run = outcomes[job]
-            base = fired_on_baseline.get((job.api, job.profile), {})
-            fired = {rule: ops - base.get(rule, set()) for rule, ops in run.fired().items()}
+            run = fault_runs[job]
+            base_fired = by_target[(job.api, job.profile)].fired()
+            fired = {rule: ops - base_fired.get(rule, set()) for rule, ops in run.fired().items()}
             verdicts.append(FaultVerdict(fault, run, {r: ops for r, ops in fired.items() if ops}))
         return SelftestReport(baselines, verdicts)
     finally:
         if owned_tmp:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def selection(rules: Iterable[str], baseline: RunOutcome) -> str | None:
+    """A `-k` expression naming the test functions that judged `rules` on `baseline`, or None
+    (run everything) when any of the rules was judged by no test there."""
+    names: set[str] = set()
+    for rule in rules:
+        tests = {t for r in (baseline.results or {}).get("results", []) if r.get("rule_id") == rule
+                 for t in r.get("tests") or []}
+        if not tests:
+            return None
+        names |= {t.split("::")[-1].split("[")[0] for t in tests}
+    return " or ".join(sorted(names)) or None
+
+
+def _run_all(
+    jobs_: Sequence[Job], work: Path, settings_for: Callable[[Job], RunSettings], parallel: int,
+    progress: Callable[[RunOutcome], None] | None,
+) -> dict[Job, RunOutcome]:
+    outcomes: dict[Job, RunOutcome] = {}
+    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+        futures = [pool.submit(run_job, j, work, settings_for(j)) for j in jobs_]
+        for future in as_completed(futures):
+            outcome = future.result()
+            outcomes[outcome.job] = outcome
+            if progress is not None:
+                progress(outcome)
+    return outcomes
 
 
 # -- output ---------------------------------------------------------------------------------------
@@ -365,6 +398,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--max-requests", type=int, help="request budget per run")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed for generated requests")
     p.add_argument("--keep", help="keep every run's report folder under this directory")
+    p.add_argument("--full", action="store_true",
+                   help="run the whole smoke suite for every fault (default: only the tests that judge its rules)")
     args = p.parse_args(argv)
     names = [n.strip() for n in args.faults.split(",") if n.strip()] if args.faults else None
     unknown = sorted(set(names or ()) - FAULTS.keys())
@@ -378,7 +413,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     started = time.monotonic()
     report = run_selftest(args.api, profiles, names, jobs=args.jobs, settings=settings,
-                          work_dir=Path(args.keep) if args.keep else None, progress=progress)
+                          work_dir=Path(args.keep) if args.keep else None, progress=progress, select=not args.full)
     print(render_table(report))
     print(f"wall time {time.monotonic() - started:.1f}s with --jobs {args.jobs}")
     if args.json:

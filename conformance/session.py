@@ -34,6 +34,7 @@ class SuiteSession:
     contradictions: list[str] = field(default_factory=list)
     progress: Any = None
     waivers: list[Any] = field(default_factory=list)
+    baseline: Any = None  # RunResults of an earlier run (regression gate)
 
     @property
     def api(self) -> str:
@@ -158,6 +159,7 @@ class TestJudge:
         if self._finished:
             return
         self._finished = True
+        self._apply_waivers()
         self.session.collector.add_findings(self.findings, self.nodeid)
         violations = [f for f in self.findings if f.level == Level.VIOLATION and not f.waived]
         if violations and raise_on_violation:
@@ -168,6 +170,19 @@ class TestJudge:
             if len(violations) > len(shown):
                 text += f"\n\n… and {len(violations) - len(shown)} more violation(s) (see the report)"
             pytest.fail(scrub(f"{len(violations)} violation(s):\n\n{text}"), pytrace=False)
+
+    def _apply_waivers(self) -> None:
+        """A live waiver accepts a violation (shown as waived everywhere, never hidden)."""
+        import datetime
+
+        today = datetime.date.today()
+        for f in self.findings:
+            if f.level != Level.VIOLATION:
+                continue
+            for w in self.session.waivers:
+                if w.matches(f.rule_id, f.operation_id or "") and not w.expired(today):
+                    f.waived = w.reason
+                    break
 
     def warnings(self) -> list[Finding]:
         return [f for f in self.findings if f.level == Level.WARNING]
