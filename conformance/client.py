@@ -15,6 +15,7 @@ connections are not kept alive between requests (a reused connection is never tr
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import email.utils
 import json as _json
@@ -279,8 +280,8 @@ class TargetClient:
         if credential == "none":
             return {}, None
         if credential == "wrong":
-            original = self._entra() if auth == "entra" else (self.config.api_key or "")
-            wrong = _wrong_like(original)
+            # For Entra, a JWT-shaped token with a bad signature: no real token needs to be fetched.
+            wrong = _wrong_jwt() if auth == "entra" else _wrong_like(self.config.api_key or "")
             if auth == "api-key":
                 return {"api-key": wrong}, wrong
             return {"Authorization": f"Bearer {wrong}"}, wrong
@@ -361,6 +362,10 @@ class TargetClient:
                 return exchange
             is_stream = stream if stream is not None else _is_event_stream(response)
             raw, transcript, truncated, error = self._read_body(response, watchdog, is_stream)
+        except Exception as exc:  # the last net: a hostile target must never crash the run
+            log.exception("unexpected error talking to the target")
+            exchange.error = f"unexpected client error: {type(exc).__name__}: {redact.scrub(str(exc))}"
+            return exchange
         finally:
             watchdog.stop()
             if response is not None:
@@ -673,6 +678,15 @@ def _wrong_like(original: str) -> str:
     """A credential of the same length and alphabet class that cannot be valid."""
     length = len(original) if len(original) >= 8 else 32
     return ("0000" + secrets.token_hex(length))[:length]
+
+
+def _wrong_jwt() -> str:
+    def part(doc: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(_json.dumps(doc).encode()).decode().rstrip("=")
+
+    claims = {"aud": "https://cognitiveservices.azure.com", "exp": int(time.time()) + 3600}
+    signature = base64.urlsafe_b64encode(secrets.token_bytes(256)).decode().rstrip("=")
+    return f"{part({'typ': 'JWT', 'alg': 'RS256'})}.{part(claims)}.{signature}"
 
 
 def _int(value: Any) -> int:

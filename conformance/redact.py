@@ -110,11 +110,11 @@ def secrets_present(text: str | bytes) -> bool:
 def redact_headers(headers: Mapping[str, str] | Iterable[tuple[str, str]] | Any) -> dict[str, str]:
     """A plain dict of headers with credential headers masked and every other value scrubbed.
 
-    Accepts a mapping, an iterable of pairs or `httpx.Headers` (repeated names are joined with
-    ", " so no value is lost).
+    Accepts a mapping, an iterable of pairs or `httpx.Headers` (names keep their wire case;
+    repeated names are joined with ", " so no value is lost).
     """
-    if hasattr(headers, "multi_items"):
-        items = headers.multi_items()
+    if hasattr(headers, "raw") and hasattr(headers, "multi_items"):  # httpx.Headers: keep the wire case
+        items = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers.raw]
     elif isinstance(headers, Mapping):
         items = headers.items()
     else:

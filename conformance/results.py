@@ -56,6 +56,9 @@ class Summary:
     exit_code: int = 0
     #: Suite tests that crashed (a bug in the suite or an unjudgeable answer): the run is incomplete.
     errors: list[str] = field(default_factory=list)
+    #: Things a reader should know that are neither findings nor errors (e.g. recorded traffic of an
+    #: api-version we do not vendor, validated against the nearest one; unreadable entries).
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass

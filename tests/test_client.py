@@ -19,7 +19,8 @@ import pytest
 from conformance.budget import RequestBudget
 from conformance.client import BudgetExhausted, TargetClient
 from conformance.config import ConfigError, Limits, TargetConfig
-from tests.servers import RawRequest, drip, json_response, reset, respond, send_head, serve_raw
+from conformance.exchange import NO_JSON
+from tests.servers import RawRequest, drip, json_response, reset, respond, send_head, serve_asgi, serve_raw
 
 KEY = "test-" + secrets.token_hex(16)
 CHAT = {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}
@@ -509,3 +510,49 @@ def test_configuration_errors_raise():
                 client.request("GET", "/info")
         with pytest.raises(ConfigError, match="unknown credential"):
             client.request("GET", "/info", credential="basic")
+
+
+def test_against_an_asgi_server_with_keep_alive():
+    """serve_asgi + uvicorn (keep-alive capable): raw content, SSE streaming, one connection each."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, StreamingResponse
+    from starlette.routing import Route
+
+    async def chat(request: Request):
+        raw = await request.body()
+        if request.query_params.get("stream"):
+
+            async def events():
+                for i in range(3):
+                    yield f"data: {i}\r\n\r\n"
+                yield "data: [DONE]\r\n\r\n"
+
+            return StreamingResponse(events(), media_type="text/event-stream")
+        return JSONResponse(
+            {"got": raw.decode(), "ctype": request.headers.get("content-type")}, status_code=400
+        )
+
+    app = Starlette(routes=[Route("/models/chat/completions", chat, methods=["POST"])])
+    with serve_asgi(app) as server, TargetClient(_config(server.url)) as client:
+        bad = client.request(
+            "POST", "/chat/completions", content=b"{not json", headers={"Content-Type": "application/json"}
+        )
+        streamed = client.request("POST", "/chat/completions", json=CHAT, params={"stream": "1"})
+    assert bad.response.status == 400 and bad.response.json == {
+        "got": "{not json",
+        "ctype": "application/json",
+    }
+    assert bad.request.body == b"{not json" and bad.request.json is NO_JSON
+    t = streamed.response.stream
+    assert [e.data for e in t.events] == ["0", "1", "2", "[DONE]"]
+    assert t.closed_normally and t.line_endings == {"\r\n"} and streamed.error is None
+
+
+def test_wrong_entra_token_is_jwt_shaped_without_fetching_one():
+    with serve_raw(_ok) as server, TargetClient(_config(server.url, auth="entra")) as client:
+        ex = client.request("GET", "/info", credential="wrong")
+        (req,) = server.requests
+    scheme, token = req.headers["authorization"].split(" ")
+    assert scheme == "Bearer" and token.count(".") == 2 and token.startswith("eyJ")
+    assert ex.request.headers["Authorization"] == "***REDACTED***"

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import copy
 
-from conformance.rules._model import Level
 from rules_helpers import applied, exchange, judge, of
+
+from conformance.rules._model import Level
 
 CHAT_REQ = {"messages": [{"role": "user", "content": "Hi"}]}
 CHAT_OK = {
