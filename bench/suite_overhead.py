@@ -61,25 +61,36 @@ def measure() -> list[Row]:
         target = work / "target.yaml"
         target.write_text(yaml.safe_dump(reference_target("model-inference", ref.endpoint())), encoding="utf-8")
         traffic = work / "traffic.jsonl"
-        wall, summary, _ = run_conformance(
-            ["--target", str(target), "--depth", "standard", "--save-traffic", str(traffic)],
-            workdir=work, api_key=ref.api_key,
-        )
-        n = int(summary["requests"])
+        base = ["--target", str(target), "--depth", "standard"]
+        # 1st run: hypothesis' charmap cache (.hypothesis/ in the working directory) is cold.
+        cold_wall, cold, _ = run_conformance(base, workdir=work, api_key=ref.api_key)
+        wall, summary, _ = run_conformance([*base, "--save-traffic", str(traffic)], workdir=work, api_key=ref.api_key)
+        # Proposed fix: no assertion rewriting of every plugin distribution (schemathesis, hypothesis...).
+        plain_wall, plain, _ = run_conformance([*base, "--assert=plain"], workdir=work, api_key=ref.api_key)
         requests = replayable(traffic, ref)
         replay(requests[:20])  # warm the server's code paths and the connection
         loop = min(replay(requests) for _ in range(3))
-    suite_ms, session_ms, loop_ms = 1000 * wall / n, 1000 * summary["duration_s"] / n, 1000 * loop / len(requests)
-    r_wall, r_session = ratio(suite_ms, loop_ms), ratio(session_ms, loop_ms)
+    n = int(summary["requests"])
+    loop_ms = 1000 * loop / len(requests)
+
+    def per(seconds: float, s: dict) -> float:
+        return 1000 * seconds / int(s["requests"])
+
     b = "suite overhead"
-    return [
+    rows = [
         Row(b, "requests (results.json / traffic file)", f"{n} / {len(requests)}"),
         Row(b, "plain httpx loop, ms/request (best of 3)", f"{loop_ms:.2f}"),
-        Row(b, "suite, ms/request (process wall incl. start-up)", f"{suite_ms:.2f}"),
-        Row(b, "suite, ms/request (pytest session, summary.duration_s)", f"{session_ms:.2f}"),
-        Row(b, "ratio suite/loop (process wall)", f"{r_wall:.2f}x", f"<= {GOAL}x", r_wall <= GOAL),
-        Row(b, "ratio suite/loop (pytest session)", f"{r_session:.2f}x", f"<= {GOAL}x", r_session <= GOAL),
     ]
+    for label, w, s in (("cold .hypothesis cache", cold_wall, cold), ("as shipped", wall, summary),
+                        ("with --assert=plain", plain_wall, plain)):
+        r_wall, r_session = ratio(per(w, s), loop_ms), ratio(per(s["duration_s"], s), loop_ms)
+        rows += [
+            Row(b, f"suite {label}: wall s / session s", f"{w:.2f} / {s['duration_s']:.2f}"),
+            Row(b, f"suite {label}: ms/request wall / session", f"{per(w, s):.2f} / {per(s['duration_s'], s):.2f}"),
+            Row(b, f"ratio suite/loop {label} (wall)", f"{r_wall:.1f}x", f"<= {GOAL}x", r_wall <= GOAL),
+            Row(b, f"ratio suite/loop {label} (session)", f"{r_session:.1f}x", f"<= {GOAL}x", r_session <= GOAL),
+        ]
+    return rows
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ Two kinds:
 - `serve_raw(handler)`: a threaded raw-socket server. The handler gets the connected socket and
   the parsed request (`RawRequest`) and writes whatever bytes it likes: a normal response, a
   drip, a reset, nothing at all. Use `respond()` / `json_response()` for ordinary answers.
-  Pass `read_request=False` to get the socket before anything was read.
+  Pass `read_request_first=False` to get the socket before anything was read.
 - `serve_asgi(app)`: any ASGI app (Starlette, ...) under uvicorn in a thread.
 
 Both are context managers yielding a `RunningServer` (`.url`, `.requests` seen so far) and stop

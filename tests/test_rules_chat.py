@@ -55,7 +55,7 @@ def test_usage_sum() -> None:
 
 
 def test_max_tokens() -> None:
-    assert of(judge(ex({"max_tokens": 2}, answer(usage=(5, 2, 7)))), "CHAT-MAX-TOKENS") == []
+    assert of(judge(ex({"max_tokens": 2}, answer(finish="length", usage=(5, 2, 7)))), "CHAT-MAX-TOKENS") == []
     [f] = of(judge(ex({"max_tokens": 1}, answer(usage=(5, 2, 7)))), "CHAT-MAX-TOKENS")
     assert f.path == "$.usage.completion_tokens" and f.value == "2" and "max_tokens was 1" in f.message
     assert of(judge(ex({"max_tokens": 1, "n": 2}, answer(usage=(5, 2, 7), n=2))), "CHAT-MAX-TOKENS") == []
@@ -64,7 +64,10 @@ def test_max_tokens() -> None:
     # "length" below the limit: only a note (the context window may have cut it).
     [note] = of(judge(ex({"max_tokens": 50}, answer(finish="length")), profile="strict"), "CHAT-MAX-TOKENS")
     assert note.level == Level.NOTE and note.path == "$.choices[0].finish_reason"
-    assert of(judge(ex({"max_tokens": 2}, answer(finish="stop"))), "CHAT-MAX-TOKENS") == []  # stop at the limit
+    # "stop" exactly at the limit: probably cut, but ambiguous (EOS counted): a warning only.
+    [warn] = of(judge(ex({"max_tokens": 2}, answer(finish="stop")), profile="strict"), "CHAT-MAX-TOKENS")
+    assert warn.level == Level.WARNING and warn.variant == "stop-at-limit" and "'length'" in warn.message
+    assert of(judge(ex({"max_tokens": 3}, answer(finish="stop"))), "CHAT-MAX-TOKENS") == []
 
 
 def test_stop() -> None:

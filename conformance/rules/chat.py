@@ -208,9 +208,19 @@ def check_max_tokens(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
                       + f" but usage.completion_tokens is {used}",
                       path="$.usage.completion_tokens", value=str(used))
         return
-    # "length" well below the limit may be the context window, not max_tokens: a note only.
     chs = _choices(doc)
-    if n == 1 and len(chs) == 1 and chs[0][1].get("finish_reason") == "length" and is_int(used) and used < limit:
+    if n != 1 or len(chs) != 1 or not is_int(used):
+        return
+    reason = chs[0][1].get("finish_reason")
+    # "stop" exactly at the limit is most likely a cut answer reported as complete, but a service that
+    # counts the end-of-sequence token (vLLM does) legitimately says so: a warning, never a violation.
+    if reason == "stop" and used == limit:
+        yield Finding("CHAT-MAX-TOKENS",
+                      f"finish_reason is 'stop' although completion_tokens reached {key}={limit}: the answer was "
+                      "probably cut by the limit and should say 'length'",
+                      path="$.choices[0].finish_reason", value='"stop"', level=Level.WARNING, variant="stop-at-limit")
+    # "length" well below the limit may be the context window, not max_tokens: a note only.
+    if reason == "length" and used < limit:
         yield Finding("CHAT-MAX-TOKENS",
                       f"finish_reason is 'length' but only {used} of {key}={limit} completion tokens were used "
                       "(legitimate only if the context window, not max_tokens, cut the answer)",
