@@ -122,13 +122,14 @@ def reference_process() -> Iterator[Reference]:
             proc.wait(timeout=5)
 
 
-def run_conformance(args: list[str], *, workdir: Path, api_key: str | None = None,
-                    timeout: float = 600) -> tuple[float, dict[str, Any], int]:
+def run_conformance(args: list[str], *, workdir: Path, api_key: str | None = None, timeout: float = 600,
+                    extra_env: dict[str, str] | None = None) -> tuple[float, dict[str, Any], int]:
     """Run `conformance run ...` in a fresh process; return (wall seconds, results.json summary, exit code)."""
     report_dir = workdir / "report"
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONFORMANCE_")}
     if api_key:
         env["CONFORMANCE_API_KEY"] = api_key
+    env.update(extra_env or {})
     t0 = time.perf_counter()
     proc = subprocess.run([CONFORMANCE, "run", "--report-dir", str(report_dir), *args], cwd=workdir, env=env,
                           capture_output=True, timeout=timeout)

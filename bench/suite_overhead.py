@@ -67,6 +67,11 @@ def measure() -> list[Row]:
         wall, summary, _ = run_conformance([*base, "--save-traffic", str(traffic)], workdir=work, api_key=ref.api_key)
         # Proposed fix: no assertion rewriting of every plugin distribution (schemathesis, hypothesis...).
         plain_wall, plain, _ = run_conformance([*base, "--assert=plain"], workdir=work, api_key=ref.api_key)
+        # A fresh container with PYTHONDONTWRITEBYTECODE=1: no cached bytecode, no cached rewritten asserts.
+        nocache = {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONPYCACHEPREFIX": str(work / "empty-pycache")}
+        nc_wall, nc, _ = run_conformance(base, workdir=work, api_key=ref.api_key, extra_env=nocache)
+        ncp_wall, ncp, _ = run_conformance([*base, "--assert=plain"], workdir=work, api_key=ref.api_key,
+                                           extra_env=nocache)
         requests = replayable(traffic, ref)
         replay(requests[:20])  # warm the server's code paths and the connection
         loop = min(replay(requests) for _ in range(3))
@@ -82,7 +87,8 @@ def measure() -> list[Row]:
         Row(b, "plain httpx loop, ms/request (best of 3)", f"{loop_ms:.2f}"),
     ]
     for label, w, s in (("cold .hypothesis cache", cold_wall, cold), ("as shipped", wall, summary),
-                        ("with --assert=plain", plain_wall, plain)):
+                        ("with --assert=plain", plain_wall, plain),
+                        ("no bytecode cache", nc_wall, nc), ("no bytecode cache, --assert=plain", ncp_wall, ncp)):
         r_wall, r_session = ratio(per(w, s), loop_ms), ratio(per(s["duration_s"], s), loop_ms)
         rows += [
             Row(b, f"suite {label}: wall s / session s", f"{w:.2f} / {s['duration_s']:.2f}"),

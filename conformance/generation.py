@@ -24,10 +24,17 @@ TINY_PNGS = (
 MAX_STRING = 40
 MAX_ITEMS = 3
 MAX_EMBEDDING_INPUTS = 4
-#: Request properties that exercise capabilities with their own tests, left out of generated bodies.
-CAPABILITY_PROPERTIES = ("dimensions", "audio", "modalities")
-#: Discriminator values left out for the same reason (structured output, audio input).
-CAPABILITY_VARIANTS = ("json_schema", "audio_url", "input_audio")
+#: Request properties left out of generated bodies. Capabilities have their own hand-written tests
+#: (dimensions, audio, tools, response_format); the rest carry cross-field rules the schema cannot
+#: express (a named tool_choice must name an offered tool, a `tool` message must answer a preceding
+#: tool call, logit_bias keys are token ids, data_sources call other services), so a real service
+#: rightly refuses random values and a generated "valid" request would be a false alarm.
+CAPABILITY_PROPERTIES = (
+    "dimensions", "audio", "modalities", "tools", "tool_choice", "tool_calls", "response_format",
+    "logit_bias", "functions", "function_call", "data_sources", "enhancements", "input_type",
+)
+#: Discriminator values left out for the same reasons (structured output, audio input, tool results).
+CAPABILITY_VARIANTS = ("json_schema", "audio_url", "input_audio", "tool")
 _INT_BOUNDS = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
 _METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 
@@ -39,8 +46,9 @@ def generation_view(spec: Spec, *, api_version: str, max_tokens: int, operations
     _pin_parameters(view, api_version)
     schemas = (view.get("components") or {}).get("schemas") or {}
     _rewrite_discriminated_bases(view, schemas)
+    composed = _allof_parts(view)
     for name, schema in schemas.items():
-        schemas[name] = _clamp(schema, name=name, max_tokens=max(1, max_tokens))
+        schemas[name] = _clamp(schema, name=name, max_tokens=max(1, max_tokens), closable=name not in composed)
     for item in view.get("paths", {}).values():
         for method in _METHODS:
             body = ((item.get(method) or {}).get("requestBody") or {}).get("content") or {}
@@ -104,7 +112,28 @@ def _rewrite_discriminated_bases(view: dict, schemas: dict[str, Any]) -> None:
         schemas[base_name] = {"oneOf": [{"$ref": t} for t in kept.values()]}
 
 
-def _clamp(schema: Any, *, name: str, max_tokens: int, prop: str = "", depth: int = 0) -> Any:
+def _allof_parts(view: dict) -> set[str]:
+    """Names of component schemas used as an `allOf` part: closing those would forbid the siblings' keys."""
+    found: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for part in node.get("allOf") or []:
+                if isinstance(part, dict) and isinstance(part.get("$ref"), str):
+                    found.add(part["$ref"].rsplit("/", 1)[-1])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(view)
+    return found
+
+
+def _clamp(
+    schema: Any, *, name: str, max_tokens: int, prop: str = "", depth: int = 0, closable: bool = True
+) -> Any:
     """Cost and validity clamps, applied recursively to one schema."""
     if not isinstance(schema, dict) or depth > 40:
         return schema
@@ -114,7 +143,11 @@ def _clamp(schema: Any, *, name: str, max_tokens: int, prop: str = "", depth: in
         s = {"type": "string", "enum": open_values}
     for key in ("allOf", "anyOf", "oneOf"):
         if isinstance(s.get(key), list):
-            s[key] = [_clamp(i, name=name, max_tokens=max_tokens, prop=prop, depth=depth + 1) for i in s[key]]
+            s[key] = [
+                _clamp(i, name=name, max_tokens=max_tokens, prop=prop, depth=depth + 1,
+                       closable=closable and key != "allOf")
+                for i in s[key]
+            ]
     if isinstance(s.get("items"), dict):
         s["items"] = _clamp(s["items"], name=name, max_tokens=max_tokens, prop=prop, depth=depth + 1)
     if isinstance(s.get("properties"), dict):
@@ -128,6 +161,16 @@ def _clamp(schema: Any, *, name: str, max_tokens: int, prop: str = "", depth: in
             s["required"] = [r for r in s["required"] if r not in CAPABILITY_PROPERTIES]
     if s.get("additionalProperties") in ({}, True):
         s["additionalProperties"] = False  # unknown keys are the extra-parameters tests' business
+    if (
+        closable
+        and s.get("type") == "object"
+        and isinstance(s.get("properties"), dict)
+        and "additionalProperties" not in s
+        and not any(k in s for k in ("allOf", "anyOf", "oneOf"))
+    ):
+        # JSON Schema objects are open by default: without this, nested objects (tools, messages)
+        # get random keys that real services reject although the spec would allow them.
+        s["additionalProperties"] = False
     if s.get("type") == "string" and "maxLength" not in s and "enum" not in s and "format" not in s:
         s["maxLength"] = max(MAX_STRING, s.get("minLength", 0))
     if s.get("type") == "array":

@@ -39,7 +39,11 @@ def test_every_rule_is_registered_with_family_level_check_and_predicate(family: 
 def test_applicable_rules_are_exactly_those_that_can_judge() -> None:
     ok = exchange(request={"messages": []}, status=401, body={"error": {"code": "401", "message": "denied"}})
     rules = applicable_rules(ctx(), ok)
-    assert "ERROR-SHAPE" in rules and "AUTH-NO-ECHO" in rules
+    # Offline (no target) there is no presented credential to look for: AUTH-NO-ECHO cannot judge.
+    assert "ERROR-SHAPE" in rules and "AUTH-NO-ECHO" not in rules
+    live = ctx()
+    live.target = object()
+    assert "AUTH-NO-ECHO" in applicable_rules(live, ok)
     assert not [r for r in rules if r.startswith(("STREAM-", "CHAT-", "EMB-", "SCHEMA-"))]
     no_response = exchange(request={"messages": []})
     no_response.response = None

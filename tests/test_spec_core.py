@@ -214,7 +214,7 @@ def test_generation_view_does_not_mutate_the_spec() -> None:
                 "#/components/schemas/ChatRequestSystemMessage",
                 "#/components/schemas/ChatRequestUserMessage",
                 "#/components/schemas/ChatRequestAssistantMessage",
-                "#/components/schemas/ChatRequestToolMessage",
+                # no ChatRequestToolMessage: a generated tool result answers no tool call (a real 400)
             )
         ]
     }
@@ -262,7 +262,9 @@ def test_negative_chat_cases_are_mostly_invalid_and_detectably_so() -> None:
     assert 0.3 <= len(invalid) / len(raw) < 1.0, f"{len(invalid)}/{len(raw)}"
     valid = [c for c in raw if c not in invalid]
     assert all(
-        spec.validate_request("getChatCompletions", c.body) == [] for c in valid if isinstance(c.body, dict)
+        [i for i in spec.validate_request("getChatCompletions", c.body) if i.level == "error"] == []
+        for c in valid
+        if isinstance(c.body, dict)
     )
     filtered = _draw(spec, "getChatCompletions", "negative", view)
     assert len(filtered) == 30 and all(case_violations(spec, "getChatCompletions", c) for c in filtered)

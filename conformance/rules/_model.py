@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from conformance.exchange import Exchange
 
 
-class Level(str, enum.Enum):
+class Level(enum.StrEnum):
     """How much a finding counts. Profiles may move a finding between levels."""
 
     VIOLATION = "violation"

@@ -141,7 +141,12 @@ def _named(tc: Any) -> str | None:
 @applies("CHAT-TOOL-CALLS")
 def _forced_tool(ctx: RuleContext, ex: Exchange) -> bool:
     tc = _tool_choice(ex)
-    return _chat(ctx, ex) and (tc == "required" or _named(tc) is not None)
+    named = _named(tc)
+    if named is not None:
+        # Naming a function that was not offered is a request error, not something a model can honour.
+        req = request_json(ex)
+        return _chat(ctx, ex) and isinstance(req, dict) and named in _offered(req)
+    return _chat(ctx, ex) and tc == "required" and isinstance(request_json(ex), dict) and bool(request_json(ex).get("tools"))
 
 
 @applies("CHAT-TOOL-NAME", "CHAT-TOOL-ARGS-JSON")
@@ -190,6 +195,16 @@ def check_usage_sum(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
                       path="$.usage.total_tokens", value=str(t))
 
 
+def _prompt_count(req: dict[str, Any]) -> int:
+    """Completions answer every prompt of a list (n choices each); chat has one conversation."""
+    prompt = req.get("prompt")
+    if isinstance(prompt, list) and prompt and all(isinstance(p, str) for p in prompt):
+        return len(prompt)
+    if isinstance(prompt, list) and prompt and all(isinstance(p, list) for p in prompt):
+        return len(prompt)  # a list of token arrays
+    return 1
+
+
 @exchange_check("CHAT-MAX-TOKENS")
 def check_max_tokens(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     doc = answer(ex)
@@ -200,6 +215,7 @@ def check_max_tokens(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     n = req.get("n") if is_int(req.get("n")) and req.get("n") > 0 else 1
     if is_int(req.get("best_of")) and req["best_of"] > n:  # completions bill every candidate
         n = req["best_of"]
+    n *= _prompt_count(req)
     usage = doc.get("usage")
     used = usage.get("completion_tokens") if isinstance(usage, dict) else None
     if is_int(used) and used > limit * n:
@@ -267,6 +283,10 @@ def check_choices_index(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     assert doc is not None
     chs = _choices(doc)
     req_n = request_json(ex).get("n")
+    if is_int(req_n) and req_n > 0:
+        req_n *= _prompt_count(request_json(ex))
+    elif _prompt_count(request_json(ex)) > 1:
+        req_n = _prompt_count(request_json(ex))
     if not chs:
         yield Finding("CHAT-CHOICES-INDEX", "a successful answer has no choices", path="$.choices",
                       value=shorten(doc.get("choices")))

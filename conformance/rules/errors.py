@@ -203,8 +203,9 @@ def check_retry_after(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
 
 
 @applies("AUTH-NO-ECHO")
-def _always(ctx: RuleContext, ex: Exchange) -> bool:
-    return ex.response is not None
+def _credential_presented(ctx: RuleContext, ex: Exchange) -> bool:
+    # Only a live run knows the credential it presented; recorded traffic cannot be judged for echoes.
+    return ex.response is not None and (ctx.target is not None or bool(ex.credential_echo))
 
 
 @exchange_check("AUTH-NO-ECHO")
