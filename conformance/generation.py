@@ -234,7 +234,12 @@ def generation_strategy(
     import schemathesis  # imported lazily: heavy, and only generation needs it
 
     op = spec.operation(operation_id)
-    schema = schemathesis.openapi.from_dict(view)
+    from schemathesis.config import SchemathesisConfig
+
+    # An explicit config: never pick up a schemathesis.toml from the user's working directory, and no
+    # NUL characters (valid JSON, but a service refusing them is not deviating from this spec).
+    config = SchemathesisConfig.from_dict({"generation": {"allow-x00": False, "codec": "utf-8"}})
+    schema = schemathesis.openapi.from_dict(view, config=config)
     generation_mode = {"positive": schemathesis.GenerationMode.POSITIVE,
                        "negative": schemathesis.GenerationMode.NEGATIVE}[mode]
     strategy = schema[op.path][op.method].as_strategy(generation_mode=generation_mode)

@@ -255,9 +255,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     written = write_reports(results, report_dir, pytest_html_name=pytest_html)
     config.stash[STATE_KEY]["written"] = written
     config.stash[STATE_KEY]["results"] = results
-    # The verdict decides the exit code when baselines/waivers turned violations into accepted ones.
-    if exitstatus in (0, 1) and (config.getoption("baseline") or config.getoption("waivers")):
-        session.exitstatus = 1 if results.summary.counts.get("violation") else 0
+    # The verdict decides the exit code: waivers/baselines may accept violations, and a test skipped
+    # after the target went unresponsive may still have recorded one.
+    if exitstatus in (0, 1):
+        session.exitstatus = 1 if results.summary.counts.get("violation") or results.summary.errors else 0
 
 
 def build_results(suite: Any, config: pytest.Config) -> Any:

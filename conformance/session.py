@@ -34,6 +34,9 @@ class SuiteSession:
     contradictions: list[str] = field(default_factory=list)
     progress: Any = None
     waivers: list[Any] = field(default_factory=list)
+    #: Consecutive exchanges without a usable answer; past a few, the target counts as unresponsive.
+    transport_failures: int = 0
+    unresponsive: str | None = None
     baseline: Any = None  # RunResults of an earlier run (regression gate)
 
     @property
@@ -83,16 +86,35 @@ class TestJudge:
         from conformance.client import BudgetExhausted
 
         op = operation_id or self.operation_id
+        if self.session.unresponsive:
+            self.skip(f"not sent: {self.session.unresponsive}", rules=self._planned_rules)
         try:
             ex = self.session.client.request(method, path, operation_id=op, purpose=purpose, **kwargs)
         except BudgetExhausted:
             self.skip_budget()
             raise AssertionError("unreachable") from None
+        self._track_transport(ex)
         self.exchanges.append(ex)
         self._judge_exchange(ex)
         if self.session.progress is not None:
             self.session.progress(self)
         return ex
+
+    #: After this many consecutive requests without a usable answer the run stops sending: a dripping
+    #: or silent server would otherwise cost (number of tests x total timeout).
+    MAX_CONSECUTIVE_TRANSPORT_FAILURES = 3
+
+    def _track_transport(self, ex: Exchange) -> None:
+        failed = ex.response is None or (ex.error is not None and ex.response.stream is None)
+        if not failed:
+            self.session.transport_failures = 0
+            return
+        self.session.transport_failures += 1
+        if self.session.transport_failures >= self.MAX_CONSECUTIVE_TRANSPORT_FAILURES:
+            self.session.unresponsive = (
+                f"the target gave no usable answer to {self.session.transport_failures} requests in a row "
+                f"(last: {ex.error}); the remaining requests were not sent"
+            )
 
     def send_planned(self, planned: Any, **kwargs: Any) -> Exchange:
         kw: dict[str, Any] = {}

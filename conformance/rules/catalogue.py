@@ -7,4 +7,5 @@ from conformance.rules import (  # noqa: F401
     errors,
     schema_rules,
     streaming,
+    transport,
 )
