@@ -9,6 +9,7 @@ well-formed 404 "OperationNotImplemented".
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import re
 import threading
@@ -113,6 +114,9 @@ class _App:
             }
             if ctx.faulted("info-missing-model-name"):
                 del body["model_name"]
+            if ctx.faulted("truncated-body"):
+                # Declares more bytes than it sends, then closes: the client sees an incomplete answer.
+                return _TruncatedResponse(json.dumps(body).encode())
             return json_ok(ctx, body)
         except ApiError as err:
             return error_response(ctx, err)
@@ -247,3 +251,15 @@ def create_app(faults: Iterable[str] = (), settings: ReferenceSettings | None = 
         starlette.add_middleware(_RateLimitEveryFifth, owner=app)
     starlette.state.reference = app
     return starlette
+
+
+class _TruncatedResponse(Response):
+    """A response whose Content-Length promises more than the body holds (fault `truncated-body`)."""
+
+    def __init__(self, content: bytes) -> None:
+        super().__init__(content, media_type="application/json")
+        self.headers["content-length"] = str(len(content) + 100)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+        await send({"type": "http.response.body", "body": self.body, "more_body": False})

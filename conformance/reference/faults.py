@@ -31,6 +31,7 @@ _TABLE: tuple[Fault, ...] = (
     Fault("chat-finish-reason-int", "finish_reason is the integer 1", ("SCHEMA-RESPONSE",)),
     Fault("embeddings-missing-usage", "embeddings body has no `usage`", ("SCHEMA-RESPONSE",)),
     Fault("info-missing-model-name", "/info body has no `model_name`", ("SCHEMA-RESPONSE",), _MI),
+    Fault("truncated-body", "/info declares a longer Content-Length than it sends, then closes", ("TRANSPORT-ANSWER",), _MI),
     Fault("aoai-filter-severity-invalid", 'content_filter_results severity "extreme"', ("SCHEMA-RESPONSE",), _AOAI),
     Fault("json-content-type-text", "200 JSON bodies sent as text/plain", ("CONTENT-TYPE-JSON",)),
     Fault("stream-content-type-json", "SSE streams sent as application/json", ("STREAM-CONTENT-TYPE",)),
