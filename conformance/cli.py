@@ -86,7 +86,7 @@ def cmd_run(args: argparse.Namespace, passthrough: list[str]) -> int:
         pargs.append(f"--junitxml={report_dir / 'junit.xml'}")
     if not any(a.startswith("--html") for a in passthrough):
         pargs += [f"--html={report_dir / 'pytest-details.html'}", "--self-contained-html"]
-    pargs += ["-o", "junit_family=xunit2", "--tb=short"]
+    pargs += ["-o", "junit_family=xunit2", "--tb=short", "-W", "ignore::pytest.PytestAssertRewriteWarning"]
     pargs += passthrough
     try:
         code = pytest.main(pargs)

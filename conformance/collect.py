@@ -46,6 +46,8 @@ class ResultCollector:
     not_applicable: dict[tuple[str, str], str] = field(default_factory=dict)
     skipped: dict[tuple[str, str], str] = field(default_factory=dict)
     exchanges: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: What the target showed about its capabilities (merged across workers).
+    discovered: dict[str, Any] = field(default_factory=dict)
     #: Tests that crashed instead of judging ("nodeid: error"), reported as an incomplete run.
     errors: list[str] = field(default_factory=list)
     _exchange_ids: dict[int, str] = field(default_factory=dict)
@@ -91,6 +93,7 @@ class ResultCollector:
             "skipped": [[r, o, why] for (r, o), why in self.skipped.items()],
             "exchanges": self.exchanges,
             "errors": self.errors,
+            "discovered": self.discovered,
         }
 
     def merge_json(self, data: dict[str, Any]) -> None:
@@ -104,6 +107,14 @@ class ResultCollector:
             self.mark_skipped(r, o, why)
         self.exchanges.update(data.get("exchanges", {}))
         self.errors.extend(data.get("errors", []))
+        for key, value in (data.get("discovered") or {}).items():
+            mine = self.discovered.get(key)
+            if isinstance(mine, dict) and isinstance(value, dict):
+                mine.update(value)
+            elif isinstance(mine, list) and isinstance(value, list):
+                self.discovered[key] = sorted(set(mine) | set(value), key=str)
+            else:
+                self.discovered[key] = value
 
     def dump(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

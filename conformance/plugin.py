@@ -294,11 +294,20 @@ def build_results(suite: Any, config: pytest.Config) -> Any:
         seed=suite.seed,
         budget={"max_requests": cfg.budget.max_requests, "max_tokens": cfg.budget.max_tokens, "used": int(stats.get("used", 0))},
     )
-    capabilities = {
-        "claimed": dict(cfg.capabilities or {}),
-        "discovered": dict(suite.discovered),
-        "contradictions": list(suite.contradictions),
-    }
+    discovered = dict(suite.discovered)
+    if isinstance(discovered.get("encoding_formats"), dict):
+        # Shown like the claim: the list of formats that worked.
+        discovered["encoding_formats"] = [f for f, ok in discovered["encoding_formats"].items() if ok]
+    claimed = dict(cfg.capabilities or {})
+    contradictions = []
+    for name, value in discovered.items():
+        want = claimed.get(name)
+        if isinstance(want, bool) and isinstance(value, bool) and want != value:
+            contradictions.append(f"{name}: claimed {'supported' if want else 'unsupported'}, "
+                                  f"behaved as {'supported' if value else 'unsupported'}")
+        elif isinstance(want, list) and isinstance(value, list) and sorted(map(str, want)) != sorted(map(str, value)):
+            contradictions.append(f"{name}: claimed {want}, worked {value}")
+    capabilities = {"claimed": claimed, "discovered": discovered, "contradictions": contradictions}
     results = suite.collector.build(summary, capabilities)
     from conformance.report import finalize
     from conformance.report.waivers import apply_baseline, apply_waivers

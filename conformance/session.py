@@ -30,8 +30,6 @@ class SuiteSession:
     collector: ResultCollector
     reference: Any = None  # ReferenceServer when the embedded reference is the target
     seed: int | None = None
-    discovered: dict[str, Any] = field(default_factory=dict)
-    contradictions: list[str] = field(default_factory=list)
     progress: Any = None
     waivers: list[Any] = field(default_factory=list)
     #: Consecutive exchanges without a usable answer; past a few, the target counts as unresponsive.
@@ -57,14 +55,13 @@ class SuiteSession:
     def capability(self, name: str) -> Any:
         return (self.config.capabilities or {}).get(name)
 
+    @property
+    def discovered(self) -> dict[str, Any]:
+        """What the target showed about capabilities (kept in the collector so xdist workers merge)."""
+        return self.collector.discovered
+
     def discover(self, name: str, value: Any) -> None:
-        """Record what the target showed about a capability; contradictions with its claims are kept."""
         self.discovered[name] = value
-        claimed = self.capability(name)
-        if claimed is not None and isinstance(claimed, bool) and isinstance(value, bool) and claimed != value:
-            text = f"{name}: claimed {'supported' if claimed else 'unsupported'}, behaved as {'supported' if value else 'unsupported'}"
-            if text not in self.contradictions:
-                self.contradictions.append(text)
 
 
 class TestJudge:

@@ -49,6 +49,8 @@ def test_extra_parameters_pass_through(operation: Any, base: Any, judge: TestJud
             ex = judge.send_planned(base.with_body(**{name: value}), headers={"extra-parameters": "pass-through"},
                                     purpose=f"extra-parameters: pass-through {name}")
             judge.judge("EXTRA-PARAMS-PASS-THROUGH", B.extra_params_pass_through(ex, param=name, accepted_by_model=True))
+            if ex.response is not None and ex.response.status < 500:
+                suite.discovered.setdefault("pass_through_parameters", {})[name] = 200 <= ex.response.status < 300
     ex = judge.send_planned(base.with_body(**{UNDEFINED_PARAM: {"nested": [1, 2]}}),
                             headers={"extra-parameters": "pass-through"}, purpose="extra-parameters: pass-through unknown")
     judge.judge("EXTRA-PARAMS-PASS-THROUGH", B.extra_params_pass_through(ex, param=UNDEFINED_PARAM, accepted_by_model=False))

@@ -50,7 +50,9 @@ STREAM_RULES = ["STREAM-CONTENT-TYPE", "STREAM-FRAMING", "STREAM-DONE", "STREAM-
 def test_streamed_answer(operation: Any, base: Any, judge: TestJudge, suite: Any) -> None:
     """A streamed answer: SSE framing, [DONE] last, chunk schema and invariants (judged per exchange)."""
     _needs(judge, suite, "streaming", STREAM_RULES)
-    judge.send_planned(base.with_body(stream=True, max_tokens=max(8, suite.config.budget.max_tokens)), purpose="stream")
+    ex = judge.send_planned(base.with_body(stream=True, max_tokens=max(8, suite.config.budget.max_tokens)), purpose="stream")
+    if ex.response is not None and ex.response.status < 500:
+        suite.discover("streaming", 200 <= ex.response.status < 300 and ex.response.stream is not None)
 
 
 @pytest.mark.kinds("chat")
@@ -164,10 +166,19 @@ def test_embeddings_shape(operation: Any, base: Any, judge: TestJudge, suite: An
         planned = base.with_body(input=[base.json["input"][0], base.json["input"][0], base.json["input"][0]])
     else:
         planned = base.with_body(input=["alpha", "beta", "gamma"])
-    judge.send_planned(planned, purpose="embeddings: three inputs")
+    ex = judge.send_planned(planned, purpose="embeddings: three inputs")
+    if operation.operation_id == "getImageEmbeddings" and ex.response is not None and ex.response.status < 500:
+        suite.discover("image_embeddings", 200 <= ex.response.status < 300)
     caps = suite.config.capabilities or {}
+    honoured = []
     for dims in (caps.get("embedding_dimensions") or [])[:2]:
-        judge.send_planned(planned.with_body(dimensions=dims), purpose=f"embeddings: dimensions {dims}")
+        ex = judge.send_planned(planned.with_body(dimensions=dims), purpose=f"embeddings: dimensions {dims}")
+        if ex.response is not None and isinstance(ex.response.json, dict):
+            data = ex.response.json.get("data") or []
+            if data and all(isinstance(d, dict) and isinstance(d.get("embedding"), list) and len(d["embedding"]) == dims for d in data):
+                honoured.append(dims)
+    if caps.get("embedding_dimensions"):
+        suite.discovered["embedding_dimensions"] = sorted(set(suite.discovered.get("embedding_dimensions", [])) | set(honoured))
 
 
 @pytest.mark.kinds("embeddings")
