@@ -39,6 +39,10 @@ PROFILES = ("azure", "strict")
 DEFAULT_TIMEOUT = 180.0
 #: Fixed so that a failing self-test reproduces; pass --seed to explore other generated requests.
 DEFAULT_SEED = 20250401
+#: The reference answers in milliseconds: tight limits bound the faults that hang or never end
+#: (stream-endless) without any risk of false alarms. Integers: config.Limits accepts only those.
+SELFTEST_LIMITS = {"read_timeout": 10, "total_timeout": 15, "max_stream_seconds": 4, "stream_idle_timeout": 4,
+                   "max_retry_wait": 1}
 #: Environment variables that would point the child at another target or change its settings.
 _CHILD_ENV_DROP = ("CONFORMANCE_",)
 
@@ -74,11 +78,16 @@ class RunOutcome:
         return int(self.results.get("summary", {}).get("counts", {}).get("violation", 0))
 
     def fired(self) -> dict[str, set[str]]:
-        """rule id -> operations where the rule reported something that kills a fault."""
+        """rule id -> "operation at path" of every finding that kills a fault.
+
+        Keyed by place, not just by rule, so that a false alarm of the unfaulted run (subtracted
+        from a faulted run) cannot hide a fault the same rule reports elsewhere.
+        """
         out: dict[str, set[str]] = {}
         for r in (self.results or {}).get("results", []):
             if kills(r, self.job.profile):
-                out.setdefault(r["rule_id"], set()).add(str(r.get("operation_id")))
+                places = {f"{r.get('operation_id')} at {f.get('path') or '-'}" for f in r.get("findings") or [{}]}
+                out.setdefault(r["rule_id"], set()).update(places)
         return out
 
     def outcomes(self) -> dict[str, set[str]]:
@@ -93,7 +102,7 @@ class RunOutcome:
 class FaultVerdict:
     fault: Fault
     run: RunOutcome
-    #: Rules that fired in the faulted run and not on the same operation of the unfaulted one.
+    #: Rules that fired in the faulted run, with the places they fired that the unfaulted run had not.
     fired: dict[str, set[str]] = field(default_factory=dict)
 
     @property
@@ -233,11 +242,15 @@ class RunSettings:
     seed: int | None = DEFAULT_SEED
     #: Extra arguments passed through to pytest (e.g. ["-k", "stream"]).
     pytest_args: tuple[str, ...] = ()
+    #: A target file without endpoint: it narrows the reference's published one (limits).
+    target_file: Path | None = None
 
 
 def command(job: Job, report_dir: Path, settings: RunSettings) -> list[str]:
     cmd = [sys.executable, "-m", "conformance.cli", "run", "--api", job.api, "--profile", job.profile,
            "--depth", settings.depth, "--report-dir", str(report_dir)]
+    if settings.target_file:
+        cmd += ["--target", str(settings.target_file)]
     if job.fault:
         cmd += ["--fault", job.fault]
     if settings.max_requests:
@@ -311,7 +324,12 @@ def run_selftest(
     baseline_jobs, fault_jobs = plan(api, profiles, chosen)
     owned_tmp = work_dir is None
     work = Path(tempfile.mkdtemp(prefix="conformance-selftest-")) if owned_tmp else Path(work_dir)
+    work.mkdir(parents=True, exist_ok=True)
     try:
+        if settings.target_file is None:
+            target = work / "selftest-target.yaml"
+            target.write_text(json.dumps({"limits": SELFTEST_LIMITS}), encoding="utf-8")  # JSON is YAML
+            settings = replace(settings, target_file=target)
         base_runs = _run_all(baseline_jobs, work, lambda job: settings, jobs, progress)
         baselines = [base_runs[j] for j in baseline_jobs]
         by_target = {(b.job.api, b.job.profile): b for b in baselines}

@@ -21,6 +21,12 @@ _AOAI_OPERATIONS = ["ChatCompletions_Create", "Completions_Create", "embeddings_
 _MI_OPERATIONS = ["getChatCompletions", "getEmbeddings", "getImageEmbeddings", "getModelInfo"]
 
 
+def _versions(api: str) -> list[str]:
+    from conformance.spec import available_versions
+
+    return available_versions(api)
+
+
 def reference_target(
     api: str, endpoint: str, api_version: str | None = None, settings: ReferenceSettings | None = None
 ) -> dict[str, Any]:
@@ -36,6 +42,7 @@ def reference_target(
         "auth_schemes": ["api-key", "bearer"],
         "models": dict(settings.models),
         "capabilities": {
+            "api_versions": _versions(api),
             "streaming": True,
             "tools": True,
             "json_object": True,
