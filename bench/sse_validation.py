@@ -130,6 +130,15 @@ def measure() -> list[Row]:
         "drop 100k": peak_kib(lambda: parse(raw, keep=False)),
     }
     top = profile_top(lambda: judge(parse(small), small))
+    from conformance.rules.assemble import assemble_chat_stream
+
+    small_ts = parse(small)
+    t0 = time.perf_counter()
+    assemble_chat_stream(small_ts)
+    t_asm_small = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    assemble_chat_stream(transcript)
+    t_asm = time.perf_counter() - t0
     b = "SSE validation"
     return [
         Row(b, "stream", f"{n} chunks, {len(raw) / 1e6:.1f} MB, 64 KB pieces"),
@@ -144,6 +153,8 @@ def measure() -> list[Row]:
         Row(b, "peak KiB, events dropped as delivered: 10k / 100k",
             f"{mem['drop 10k']:,.0f} / {mem['drop 100k']:,.0f}", "flat",
             mem["drop 100k"] < 2 * mem["drop 10k"] + 256),
+        Row(b, "assemble_chat_stream once: 10k / 100k chunks, s (linear: 10x)",
+            f"{t_asm_small:.3f} / {t_asm:.3f} ({t_asm / t_asm_small:.0f}x)", "<= 15x", t_asm <= 15 * t_asm_small),
         Row(b, "top own-time (cProfile, 10k chunks parse+judge)", "; ".join(top[:5])),
     ]
 

@@ -64,17 +64,23 @@ def measure() -> list[Row]:
         base = ["--target", str(target), "--depth", "standard"]
         # 1st run: hypothesis' charmap cache (.hypothesis/ in the working directory) is cold.
         cold_wall, cold, _ = run_conformance(base, workdir=work, api_key=ref.api_key)
-        wall, summary, _ = run_conformance([*base, "--save-traffic", str(traffic)], workdir=work, api_key=ref.api_key)
-        # Proposed fix: no assertion rewriting of every plugin distribution (schemathesis, hypothesis...).
-        plain_wall, plain, _ = run_conformance([*base, "--assert=plain"], workdir=work, api_key=ref.api_key)
+        run_conformance([*base, "--save-traffic", str(traffic)], workdir=work, api_key=ref.api_key)
         # A fresh container with PYTHONDONTWRITEBYTECODE=1: no cached bytecode, no cached rewritten asserts.
         nocache = {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONPYCACHEPREFIX": str(work / "empty-pycache")}
-        nc_wall, nc, _ = run_conformance(base, workdir=work, api_key=ref.api_key, extra_env=nocache)
-        ncp_wall, ncp, _ = run_conformance([*base, "--assert=plain"], workdir=work, api_key=ref.api_key,
-                                           extra_env=nocache)
+        variants = {  # label -> (extra args, extra env); "--assert=plain" is the proposed cli.py default
+            "as shipped": ([], None), "with --assert=plain": (["--assert=plain"], None),
+            "no bytecode cache": ([], nocache), "no bytecode cache, --assert=plain": (["--assert=plain"], nocache),
+        }
+        best: dict[str, tuple[float, dict]] = {}
+        for _ in range(2):  # interleaved, best of 2 per request: the machine is shared
+            for label, (extra, env) in variants.items():
+                w, s, _ = run_conformance([*base, *extra], workdir=work, api_key=ref.api_key, extra_env=env)
+                if label not in best or w / s["requests"] < best[label][0] / best[label][1]["requests"]:
+                    best[label] = (w, s)
         requests = replayable(traffic, ref)
         replay(requests[:20])  # warm the server's code paths and the connection
         loop = min(replay(requests) for _ in range(3))
+    summary = best["as shipped"][1]
     n = int(summary["requests"])
     loop_ms = 1000 * loop / len(requests)
 
@@ -83,16 +89,15 @@ def measure() -> list[Row]:
 
     b = "suite overhead"
     rows = [
-        Row(b, "requests (results.json / traffic file)", f"{n} / {len(requests)}"),
+        Row(b, "requests (measured run, results.json / replayed --save-traffic run)", f"{n} / {len(requests)}"),
         Row(b, "plain httpx loop, ms/request (best of 3)", f"{loop_ms:.2f}"),
     ]
-    for label, w, s in (("cold .hypothesis cache", cold_wall, cold), ("as shipped", wall, summary),
-                        ("with --assert=plain", plain_wall, plain),
-                        ("no bytecode cache", nc_wall, nc), ("no bytecode cache, --assert=plain", ncp_wall, ncp)):
+    for label, (w, s) in {"cold .hypothesis cache": (cold_wall, cold), **best}.items():
         r_wall, r_session = ratio(per(w, s), loop_ms), ratio(per(s["duration_s"], s), loop_ms)
         rows += [
             Row(b, f"suite {label}: wall s / session s", f"{w:.2f} / {s['duration_s']:.2f}"),
-            Row(b, f"suite {label}: ms/request wall / session", f"{per(w, s):.2f} / {per(s['duration_s'], s):.2f}"),
+            Row(b, f"suite {label}: ms/request wall / session (overhead over loop, session)",
+                f"{per(w, s):.2f} / {per(s['duration_s'], s):.2f} (+{per(s['duration_s'], s) - loop_ms:.1f})"),
             Row(b, f"ratio suite/loop {label} (wall)", f"{r_wall:.1f}x", f"<= {GOAL}x", r_wall <= GOAL),
             Row(b, f"ratio suite/loop {label} (session)", f"{r_session:.1f}x", f"<= {GOAL}x", r_session <= GOAL),
         ]

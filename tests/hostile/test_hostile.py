@@ -46,6 +46,9 @@ LIMITS = {
 #: Exit code each server should produce: 3 when even the reachability probe cannot get an answer.
 EXPECTED_EXIT = {name: 1 for name in HOSTILE} | {"silent": 3, "redirect": 1}
 REPORT_FILES = ("report.html", "results.json", "junit.xml", "pytest-details.html")
+#: Extra pytest arguments per server: 60 requests run out before the streaming tests come up, so
+#: the endless stream is pointed straight at them.
+EXTRA_ARGS = {"endless-stream": ["-k", "test_streamed_answer or test_stream_matches_non_stream"]}
 
 
 @dataclass
@@ -55,6 +58,7 @@ class HostileRun:
     report_dir: Path
     secret: str
     recorder: Recorder | None = None
+    redirects_sent: int = 0
 
 
 def _target_file(path: Path) -> Path:
@@ -72,7 +76,8 @@ def _run(name: str, url: str, base: Path) -> tuple[str, ChildRun, Path, str]:
     secret = f"hostile-secret-{secrets.token_hex(12)}"
     report_dir = work / "reports"
     args = ["run", "--endpoint", f"{url}/models", "--target", str(_target_file(work / "target.yaml")),
-            "--depth", "smoke", "--report-dir", str(report_dir), "--max-requests", "60", "--seed", "7"]
+            "--depth", "smoke", "--report-dir", str(report_dir), "--max-requests", "60", "--seed", "7",
+            *EXTRA_ARGS.get(name, [])]
     run = run_cli(args, env=child_env(CONFORMANCE_API_KEY=secret), cwd=work, deadline=BOUND_S + 30)
     return name, run, report_dir, secret
 
@@ -88,6 +93,7 @@ def battery(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Host
             done = list(pool.map(lambda item: _run(item[0], item[1], base), urls.items()))
         runs = {name: HostileRun(name, run, rd, secret) for name, run, rd, secret in done}
         runs["redirect"].recorder = Recorder(list(other.requests))
+        runs["redirect"].redirects_sent = len(first.requests)
         yield runs
 
 
@@ -115,6 +121,9 @@ def test_finishes_in_bound_with_the_right_exit_code(battery: dict[str, HostileRu
 @pytest.mark.parametrize("name", NAMES)
 def test_report_is_complete(battery: dict[str, HostileRun], name: str) -> None:
     h = battery[name]
+    if EXPECTED_EXIT[name] == 3 and not (h.report_dir / "results.json").exists():
+        pytest.xfail("exit 3 (unreachable) writes no report yet: plugin.start_session calls pytest.exit before "
+                     "any results exist; the lead was asked for an 'incomplete' report naming the probe error")
     missing = [f for f in REPORT_FILES if not (h.report_dir / f).is_file()]
     assert not missing, f"{name}: report files missing: {missing}. {_describe(h)}"
     results = json.loads((h.report_dir / "results.json").read_text(encoding="utf-8"))
@@ -149,7 +158,28 @@ def test_credential_appears_nowhere(battery: dict[str, HostileRun], name: str) -
             places[str(path.relative_to(h.report_dir))] = path.read_text(encoding="utf-8", errors="replace")
     leaks = [where for where, text in places.items() if h.secret in text]
     assert not leaks, f"{name}: the credential appears in {leaks}"
-    assert set(REPORT_FILES) <= set(places), f"{name}: only looked in {sorted(places)}"
+    if EXPECTED_EXIT[name] != 3:
+        assert set(REPORT_FILES) <= set(places), f"{name}: only looked in {sorted(places)}"
+
+
+#: The misbehaviour each server shows must reach the verdict: rule id -> outcomes that count.
+NOTICED = {
+    "echo-credential": ("AUTH-NO-ECHO", {"violation"}),
+    "server-errors": ("NO-SERVER-ERROR", {"violation"}),
+    "garbage": ("BODY-JSON", {"violation"}),
+    "endless-stream": ("STREAM-COMPLETE", {"violation"}),
+    "rate-limited-bare": ("RETRY-AFTER", {"warning", "violation"}),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(NOTICED))
+def test_misbehaviour_reaches_the_verdict(battery: dict[str, HostileRun], name: str) -> None:
+    h = battery[name]
+    rule, outcomes = NOTICED[name]
+    results = json.loads((h.report_dir / "results.json").read_text(encoding="utf-8"))["results"]
+    seen = sorted({r["outcome"] for r in results if r["rule_id"] == rule})
+    assert set(seen) & outcomes, f"{name}: {rule} outcomes {seen}, expected one of {sorted(outcomes)}"
 
 
 @pytest.mark.slow
@@ -176,6 +206,7 @@ def test_injected_markup_is_never_live(battery: dict[str, HostileRun]) -> None:
 def test_redirect_target_never_receives_the_credential(battery: dict[str, HostileRun]) -> None:
     h = battery["redirect"]
     assert h.recorder is not None
+    assert h.redirects_sent > 0, "the run never reached the redirecting server"
     leaked = h.recorder.received_credential(h.secret)
     assert not leaked, f"the redirect's other origin received a credential with: {leaked}"
 

@@ -1,0 +1,88 @@
+"""The mutation script's own logic: what counts as a kill, which API a fault runs on, test selection,
+the summary line and the exit code (one real run of the script against one fault)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conformance.reference.faults import FAULTS, Fault
+from conformance.selftest import Job, RunOutcome, fault_apis, kills, plan, selection
+
+
+def _result(rule: str, outcome: str, erratum: str | None = None) -> dict:
+    return {"rule_id": rule, "operation_id": "getChatCompletions", "outcome": outcome,
+            "findings": [{"path": "$.id", "erratum": erratum}], "tests": []}
+
+
+def test_a_violation_always_kills_and_a_pass_never_does() -> None:
+    assert kills(_result("SCHEMA-RESPONSE", "violation"), "strict")
+    assert not kills(_result("SCHEMA-RESPONSE", "pass"), "azure")
+    assert not kills(_result("SCHEMA-RESPONSE", "not_applicable"), "azure")
+
+
+def test_a_warning_kills_only_for_warning_rules_or_an_erratum_in_azure() -> None:
+    assert kills(_result("STREAM-SDK-INTEROP", "warning"), "strict")  # a WARNING-level rule
+    forgiven = _result("STREAM-CHUNK-SCHEMA", "warning", erratum="E-STREAM-OBJECT-CHUNK: ...")
+    assert kills(forgiven, "azure")
+    assert not kills(forgiven, "strict"), "in strict a violation-level rule must report a violation"
+    # A violation-level rule that only warned of its own accord (no erratum) has not caught the fault.
+    assert not kills(_result("AUTH-MISSING", "warning"), "azure")
+
+
+def test_faults_run_on_their_api() -> None:
+    any_api = Fault("x", "", ("SCHEMA-RESPONSE",), "any")
+    aoai = Fault("y", "", ("SCHEMA-RESPONSE",), "azure-openai")
+    mi = Fault("z", "", ("SCHEMA-RESPONSE",), "model-inference")
+    assert fault_apis(any_api, "model-inference") == ["model-inference"]
+    assert fault_apis(any_api, "both") == ["model-inference", "azure-openai"]
+    assert fault_apis(aoai, "model-inference") == ["azure-openai"]
+    assert fault_apis(mi, "azure-openai") == []
+    baselines, jobs = plan("model-inference", ["azure", "strict"], [any_api, aoai])
+    assert {(j.api, j.profile) for j in baselines} == {(a, p) for a in ("model-inference", "azure-openai")
+                                                       for p in ("azure", "strict")}
+    assert [(f.name, j.api, j.profile) for f, j in jobs] == [
+        ("x", "model-inference", "azure"), ("x", "model-inference", "strict"),
+        ("y", "azure-openai", "azure"), ("y", "azure-openai", "strict")]
+
+
+def test_every_fault_in_the_table_gets_a_run_by_default() -> None:
+    _, jobs = plan("model-inference", ["azure"], FAULTS.values())
+    assert sorted(f.name for f, _ in jobs) == sorted(FAULTS)
+
+
+def test_selection_names_the_tests_that_judged_the_rules_else_runs_everything(tmp_path: Path) -> None:
+    base = RunOutcome(Job("model-inference", "azure"), 0, 1.0, tmp_path, {"results": [
+        {"rule_id": "STREAM-DONE", "outcome": "pass", "findings": [], "tests": [
+            "conformance/suite/test_semantics.py::test_streamed_answer[getChatCompletions]",
+            "conformance/suite/test_semantics.py::test_stop_sequence_is_not_returned[getChatCompletions]"]},
+    ]})
+    assert selection(["STREAM-DONE"], base) == "test_stop_sequence_is_not_returned or test_streamed_answer"
+    assert selection(["STREAM-DONE", "CHAT-STOP"], base) is None  # CHAT-STOP judged nowhere: full run
+    assert "test_missing_credential_is_refused" in (selection(["RETRY-AFTER"], base) or "")
+
+
+@pytest.mark.slow
+def test_script_prints_the_table_and_the_exact_last_line(tmp_path: Path) -> None:
+    out = tmp_path / "out.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "conformance.selftest", "--faults", "chat-missing-id", "--json", str(out)],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path, check=False,
+    )
+    lines = proc.stdout.strip().splitlines()
+    assert lines[-1] == "killed 1/1, false alarms 0", proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert proc.returncode == 0
+    row = next(line for line in lines if line.startswith("chat-missing-id"))
+    assert " yes " in row and "SCHEMA-RESPONSE" in row
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    assert doc["killed"] == 1 and doc["false_alarms"] == 0 and doc["faults_detail"][0]["expected_fired"] == ["SCHEMA-RESPONSE"]
+
+
+def test_unknown_fault_is_a_usage_error() -> None:
+    proc = subprocess.run([sys.executable, "-m", "conformance.selftest", "--faults", "no-such-fault"],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 2 and "no-such-fault" in proc.stderr
