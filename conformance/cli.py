@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -87,7 +88,15 @@ def cmd_run(args: argparse.Namespace, passthrough: list[str]) -> int:
     if not any(a.startswith("--html") for a in passthrough):
         pargs += [f"--html={report_dir / 'pytest-details.html'}", "--self-contained-html"]
     pargs += ["-o", "junit_family=xunit2", "--tb=short", "-W", "ignore::pytest.PytestAssertRewriteWarning"]
+    if not any(a.startswith("--assert") for a in passthrough):
+        # The packaged suite uses no bare asserts; rewriting every plugin module costs seconds per run.
+        pargs.append("--assert=plain")
     pargs += passthrough
+    # Hypothesis keeps a cache beside the working directory; a user cache dir keeps checkouts clean and fast.
+    os.environ.setdefault(
+        "HYPOTHESIS_STORAGE_DIRECTORY",
+        str(Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "azure-inference-conformance" / "hypothesis"),
+    )
     try:
         code = pytest.main(pargs)
     except ConfigError as exc:

@@ -15,7 +15,7 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, get_type_hints
 from urllib.parse import urlsplit
 
 import yaml
@@ -287,6 +287,8 @@ def _opt_str(value: Any) -> str | None:
 
 def _build(cls: type, values: Mapping[str, Any], section: str) -> Any:
     known = {f.name: f for f in fields(cls)}
+    # Judge by the annotation, not the default's type: `read_timeout: float = 30` takes 2.5.
+    hints = get_type_hints(cls)
     unknown = set(values) - set(known)
     if unknown:
         raise ConfigError(
@@ -294,10 +296,10 @@ def _build(cls: type, values: Mapping[str, Any], section: str) -> Any:
         )
     out = {}
     for name, value in values.items():
-        default = known[name].default
+        integral = hints[name] is int
         numeric_ok = isinstance(value, int | float) and not isinstance(value, bool)
-        if not numeric_ok or (isinstance(default, int) and not isinstance(value, int)):
-            kind = "an integer" if isinstance(default, int) else "a number"
+        if not numeric_ok or (integral and not isinstance(value, int)):
+            kind = "an integer" if integral else "a number"
             raise ConfigError(f"{section}.{name} must be {kind} > 0, got {value!r}")
         if value <= 0 and not (name == "max_retries" and value == 0):
             raise ConfigError(f"{section}.{name} must be > 0, got {value!r}")

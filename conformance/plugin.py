@@ -151,8 +151,25 @@ def start_session(config: pytest.Config) -> None:
     if not worker:
         problem = client.probe()
         if problem:
+            message = f"target unreachable or unauthenticated before any test could run: {problem}"
+            _write_unreachable_report(session, config, message)
             state["stack"].close()
-            pytest.exit(f"conformance: target unreachable or unauthenticated before any test could run: {problem}", returncode=3)
+            pytest.exit(f"conformance: {message}", returncode=3)
+
+
+def _write_unreachable_report(suite: Any, config: pytest.Config, message: str) -> None:
+    """Exit code 3 still leaves a report that says why nothing was judged."""
+    from conformance.redact import scrub
+    from conformance.report import write_reports
+
+    try:
+        results = build_results(suite, config)
+        results.summary.errors = [scrub(message)]
+        results.summary.verdict = "incomplete"
+        results.summary.exit_code = 3
+        write_reports(results, Path(suite.config.report_dir), pytest_html_name=None)
+    except Exception as exc:  # the exit code and message matter more than the file
+        print(f"conformance: could not write the report: {type(exc).__name__}: {exc}")
 
 
 def _config_from_dict(data: dict[str, Any], cli: dict[str, Any]) -> Any:

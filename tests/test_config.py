@@ -159,3 +159,14 @@ def test_auth_schemes_default_and_explicit(tmp_path):
     assert resolve_config({"auth": "bearer"}, None, {}).auth_schemes == ["bearer"]
     cfg = resolve_config({}, _write(tmp_path, "auth_schemes: [api-key, bearer]\n"), {})
     assert cfg.auth_schemes == ["api-key", "bearer"]
+
+
+def test_fractional_limits_are_accepted_where_the_field_is_a_float(tmp_path):
+    path = _write(tmp_path, "limits: {read_timeout: 2.5, max_stream_seconds: 0.5, max_retry_wait: 1}\n")
+    limits = resolve_config({}, path, {}).limits
+    assert (limits.read_timeout, limits.max_stream_seconds, limits.max_retry_wait) == (2.5, 0.5, 1)
+    # Counts stay integers: the annotation decides, not the default's Python type.
+    with pytest.raises(ConfigError, match="limits.max_retries must be an integer"):
+        resolve_config({}, _write(tmp_path, "limits: {max_retries: 1.5}\n"), {})
+    with pytest.raises(ConfigError, match="limits.max_body_bytes must be an integer"):
+        resolve_config({}, _write(tmp_path, "limits: {max_body_bytes: 10.0}\n"), {})

@@ -110,7 +110,7 @@ CHECKS: dict[str, Callable[[Probe], bool]] = {
         p.aoai_chat({"messages": MSG}).json()["prompt_filter_results"][0]["content_filter_results"]["hate"][
             "severity"
         ]
-        == "extreme"
+        == 3
     ),
     "json-content-type-text": lambda p: p.chat().headers["content-type"].startswith("text/plain"),
     "stream-content-type-json": lambda p: (

@@ -76,6 +76,8 @@ def served(tmp_path: Path) -> Iterator[str]:
 
 
 def test_failing_report_as_a_reader_sees_it(browser, served: str) -> None:
+    from playwright.sync_api import expect
+
     context = browser.new_context(viewport={"width": 1280, "height": 1100})
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=served)
     page = context.new_page()
@@ -118,12 +120,15 @@ def test_failing_report_as_a_reader_sees_it(browser, served: str) -> None:
     target_id = link.get_attribute("href")[1:]
     assert page.locator(f"[id='{target_id}']").get_attribute("open") is None
     link.click()
+    # The page opens the target on hashchange: wait for it (a loaded CI machine is slow), then check.
+    # (playwright's expect polls from its own isolated world, which the report's CSP does not block)
+    expect(page.locator(f"[id='{target_id}']")).to_have_attribute("open", "", timeout=10_000)
     assert page.locator(f"[id='{target_id}']").get_attribute("open") == ""
     assert page.locator(f"[id='{target_id}'] pre").first.is_visible()
 
     # The copy button copies the curl line, read as text.
     page.locator("#violations button.copy").first.click()
-    page.wait_for_function("document.querySelector('#violations button.copy').textContent === 'Copied'")
+    expect(page.locator("#violations button.copy").first).to_have_text("Copied", timeout=10_000)
     copied = page.evaluate("navigator.clipboard.readText()")
     assert copied.startswith("curl -sS -X POST") and "$CONFORMANCE_API_KEY" in copied
 

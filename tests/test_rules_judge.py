@@ -48,8 +48,9 @@ def test_applicable_rules_are_exactly_those_that_can_judge() -> None:
     no_response = exchange(request={"messages": []})
     no_response.response = None
     no_response.error = "timeout: read"
-    assert applicable_rules(ctx(), no_response) == []
-    assert judge(no_response) == []
+    # Only the transport rule can judge an exchange that got no answer, and it fails it.
+    assert applicable_rules(ctx(), no_response) == ["TRANSPORT-ANSWER"]
+    assert [(f.rule_id, f.path) for f in judge(no_response)] == [("TRANSPORT-ANSWER", "transport")]
 
 
 def test_a_crashing_check_becomes_a_note_naming_the_check() -> None:

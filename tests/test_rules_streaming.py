@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from rules_helpers import applied, exchange, judge, of, sse_of
@@ -188,3 +189,25 @@ def test_stream_sdk_interop_warnings_name_the_client() -> None:
         assert [x for x in found if x.level == Level.VIOLATION and x.rule_id.startswith("STREAM-")] == [], (
             kind
         )
+
+
+def test_stream_framing_catches_events_separated_by_a_single_newline() -> None:
+    # One "\n" between events: no blank line ever dispatches, so every data line merges into one
+    # unterminated event that a WHATWG client discards at the end of the stream.
+    single = "".join(f"data: {json.dumps(c)}\n" for c in GOOD) + "data: [DONE]\n"
+    [f] = of(judge(stream_ex(single)), "STREAM-FRAMING")
+    assert f.path == "stream:trailing" and "5 data lines merged into one event" in f.message
+    assert "blank line" in f.message and (f.value or "").startswith('{"id": "c1"')
+    # The same merge, dispatched by a final blank line, is one event holding several documents.
+    [g] = of(judge(stream_ex(single + "\n")), "STREAM-FRAMING")
+    assert g.path == "event[0]" and "5 data lines merged" in g.message
+    # Not a framing finding: an unterminated [DONE] (STREAM-DONE's), bytes after [DONE] (STREAM-DONE's)
+    # and a stream the suite cut short (STREAM-COMPLETE's).
+    assert of(judge(stream_ex(sse_of(*GOOD, done=False) + "data: [DONE]\n")), "STREAM-FRAMING") == []
+    assert of(judge(stream_ex(sse_of(*GOOD) + "data: {")), "STREAM-FRAMING") == []
+    cut = SSEParser()
+    cut.feed((sse_of(*GOOD[:2], done=False) + "data: {\"id\": \"c1\", \"cho").encode())
+    ex = stream_ex(sse_of(*GOOD))
+    assert ex.response is not None
+    ex.response.stream = cut.close(cut_reason="timeout")
+    assert of(judge(ex), "STREAM-FRAMING") == []

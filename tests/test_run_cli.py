@@ -104,6 +104,11 @@ def test_unreachable_target_exits_3(tmp_path: Path) -> None:
     )
     assert proc.returncode == 3, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "unreachable" in (proc.stdout + proc.stderr)
+    # Still a report that says why nothing was judged.
+    summary = results(tmp_path / "r")["summary"]
+    assert summary["verdict"] == "incomplete" and summary["exit_code"] == 3
+    assert "unreachable" in summary["errors"][0]
+    assert "did not complete" in (tmp_path / "r" / "report.html").read_text(encoding="utf-8")
 
 
 @pytest.mark.slow

@@ -37,7 +37,8 @@ _SAFE = {"filtered": False, "severity": "safe"}
 
 def filter_results(ctx: RequestContext, *, prompt: bool, hit: bool = False) -> dict[str, Any]:
     """Azure OpenAI content filter annotations (`contentFilterPromptResults` / `...ChoiceResults`)."""
-    severity = "extreme" if ctx.faulted("aoai-filter-severity-invalid") else "safe"
+    # severity is an open enum (x-ms-enum modelAsString): any string is valid, so the fault is a number.
+    severity: Any = 3 if ctx.faulted("aoai-filter-severity-invalid") else "safe"
     out: dict[str, Any] = {
         "hate": {"filtered": hit, "severity": "high" if hit else severity},
         "self_harm": dict(_SAFE),

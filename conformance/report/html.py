@@ -171,6 +171,18 @@ class _Page:
             why = "No violation among the rules checked."
         else:
             why = "Too little was checked to conclude."
+        errors = list(getattr(s, "errors", None) or [])
+        notes = list(getattr(s, "notes", None) or [])
+        if errors and s.verdict != "not conformant":
+            why = "The run did not complete: see below."
+        problems = ""
+        if errors or notes:
+            items = [f'<li class="run-error">{self.t(e)}</li>' for e in errors[:20]]
+            items += [f'<li class="run-note">{self.t(n)}</li>' for n in notes[:20]]
+            more = len(errors) + len(notes) - len(items)
+            if more > 0:
+                items.append(f"<li>… and {more} more (results.json: summary.errors, summary.notes)</li>")
+            problems = f'<ul class="run-problems">{"".join(items)}</ul>\n'
         nav = [
             ("summary", "Summary"),
             ("matrix", "Compliance matrix"),
@@ -192,6 +204,7 @@ class _Page:
             f'<div class="verdict {cls}" role="status"><span class="icon" aria-hidden="true">{icon}</span>'
             f'<div><div class="big">{self.t(label)}</div>'
             f'<div class="why">Profile <strong>{self.t(tg.profile)}</strong> · {self.t(why)}</div></div></div>\n'
+            f"{problems}"
             f'<nav class="toc" aria-label="Sections">{" ".join(links)}</nav>\n</header>'
         )
 

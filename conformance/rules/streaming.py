@@ -17,11 +17,12 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
-from conformance.exchange import Exchange, StreamTranscript
+from conformance.exchange import Exchange, SSEEvent, StreamTranscript
 from conformance.rules._model import Finding, Level, Rule, RuleContext, shorten
 from conformance.rules.judge import applies, chunks, is_2xx, is_int, stream_requested, transcript
 from conformance.rules.registry import define, exchange_check
 from conformance.rules.schema_rules import issue_finding
+from conformance.sse import SSEParser
 
 WHATWG = "WHATWG HTML §9.2 Server-sent events (event-stream interpretation)"
 SDK = "azure-ai-inference SDK: BaseStreamingChatCompletions accepts only lines starting 'data: '"
@@ -140,17 +141,53 @@ def check_stream_framing(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     for issue in ts.framing_issues:
         yield Finding("STREAM-FRAMING", f"event-stream framing defect: {issue}", path="stream", value=shorten(issue))
     for i, ev in enumerate(ts.events):
-        if ev.data == "" or ev.data == "[DONE]":
-            continue
-        try:
-            json.loads(ev.data)
-        except (ValueError, RecursionError) as exc:
-            yield Finding(
-                "STREAM-FRAMING",
-                f"event {i}'s data is not one JSON document ({exc})",
-                path=f"event[{i}]",
-                value=_raw(ev.data),
-            )
+        why = _not_one_document(ev.data)
+        if why is not None:
+            yield Finding("STREAM-FRAMING", f"event {i}'s data is {why}", path=f"event[{i}]", value=_raw(ev.data))
+    # Data never followed by a blank line is never dispatched (WHATWG discards it at the end of the
+    # stream): events separated by a single newline all end up here, merged into one event. After a
+    # [DONE], STREAM-DONE reports trailing bytes; a stream cut short is STREAM-COMPLETE's alone.
+    if _completed(ts) and ts.trailing.strip() and not any(ev.data == "[DONE]" for ev in ts.events):
+        for ev in _unterminated(ts.trailing):
+            why = _not_one_document(ev.data)
+            if why is not None:
+                yield Finding(
+                    "STREAM-FRAMING",
+                    f"the stream ends with an event no blank line terminates (a client discards it), and its "
+                    f"data is {why}",
+                    path="stream:trailing",
+                    value=_raw(ev.data),
+                )
+
+
+def _not_one_document(data: str) -> str | None:
+    """Why an event's data is not one JSON document (None when it is, or is [DONE] / empty)."""
+    if data in ("", "[DONE]"):
+        return None
+    try:
+        json.loads(data)
+        return None
+    except (ValueError, RecursionError) as exc:
+        lines = data.split("\n")
+        if len(lines) > 1 and all(_is_json(line) or line == "[DONE]" for line in lines):
+            return (f"{len(lines)} data lines merged into one event ({len(lines)} JSON documents joined by \\n): "
+                    "events must be separated by a blank line")
+        return f"not one JSON document ({exc})"
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
+def _unterminated(trailing: str) -> list[SSEEvent]:
+    """The event(s) the unterminated tail would make if a blank line ended it (the one SSE parser)."""
+    parser = SSEParser()
+    parser.feed(trailing.encode("utf-8", errors="replace") + b"\n\n")
+    return parser.close().events
 
 
 @applies("STREAM-DONE", "STREAM-FINISH-REASON")
