@@ -529,11 +529,29 @@ class SchemaValidator:
     def __init__(self, schema: dict[str, Any], *, pointer: str, registry: Registry | None = None) -> None:
         self.pointer = pointer
         self.schema = schema
-        self._validator = ConformanceValidator(schema, registry=registry or Registry())
+        self._registry = registry or Registry()
+        self._validator = ConformanceValidator(schema, registry=self._registry)
+        self._fast: Any = _UNCOMPILED
 
     def validate(self, instance: Any) -> list[SchemaIssue]:
+        """Every issue and note: [] at once when the jsonschema_rs pre-check (schema_fast) accepts."""
+        fast = self._fast
+        if fast is _UNCOMPILED:
+            from conformance.schema_fast import compile_fast
+
+            fast = self._fast = compile_fast(self.schema, self._registry)
+        if fast is not None:
+            try:
+                if fast.is_valid(instance):
+                    return []
+            except Exception:  # noqa: BLE001 - a value jsonschema_rs cannot take: the Python walk judges it
+                pass
+        return self.validate_python(instance)
+
+    def validate_python(self, instance: Any) -> list[SchemaIssue]:
+        """The exact judgement by the Python validator alone (what `validate` must always equal)."""
         try:
-            if self._validator.is_valid(instance):  # fast path: no error and no note
+            if self._validator.is_valid(instance):  # no error and no note
                 return []
             errors = list(self._validator.iter_errors(instance))
         except RecursionError:
@@ -550,6 +568,9 @@ class SchemaValidator:
                 seen.add((issue.path, issue.keyword, issue.message))
                 out.append(issue)
         return out
+
+
+_UNCOMPILED: Any = object()
 
 
 def build_registry(converted: dict[str, dict[str, Any]]) -> Registry:

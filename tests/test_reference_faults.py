@@ -112,6 +112,10 @@ CHECKS: dict[str, Callable[[Probe], bool]] = {
         ]
         == 3
     ),
+    "truncated-body": lambda p: _incomplete(lambda: p.http.get("/models/info", params={"api-version": V})),
+    "body-invalid-json": lambda p: (
+        lambda r: r.status_code == 200 and r.headers["content-type"] == "application/json" and _not_json(r.text)
+    )(p.chat()),
     "json-content-type-text": lambda p: p.chat().headers["content-type"].startswith("text/plain"),
     "stream-content-type-json": lambda p: (
         p.stream()[0].headers["content-type"].startswith("application/json")
@@ -133,6 +137,7 @@ CHECKS: dict[str, Callable[[Probe], bool]] = {
     "stream-usage-mismatch": lambda p: (
         lambda u: u["total_tokens"] != u["prompt_tokens"] + u["completion_tokens"]
     )(p.chunks()[-1]["usage"]),
+    "stream-content-number": lambda p: [c["choices"][0]["delta"].get("content") for c in p.chunks()][1] == 42,
     "stream-sse-comments": lambda p: (
         b": keep-alive" in p.stream()[0].content and b"event: message" in p.stream()[0].content
     ),
@@ -326,6 +331,15 @@ def _not_json(text: str) -> bool:
         json.loads(text)
     except ValueError:
         return True
+    return False
+
+
+def _incomplete(send: Callable[[], httpx.Response]) -> bool:
+    """Whether the answer ended before the bytes its Content-Length promised."""
+    try:
+        send()
+    except httpx.RemoteProtocolError as exc:
+        return "incomplete" in str(exc).lower() or "peer closed" in str(exc).lower()
     return False
 
 

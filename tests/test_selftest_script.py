@@ -34,6 +34,21 @@ def test_a_warning_kills_only_for_warning_rules_or_an_erratum_in_azure() -> None
     assert not kills(_result("AUTH-MISSING", "warning"), "azure")
 
 
+def test_a_warning_expected_fault_is_killed_by_a_warning_or_a_violation(tmp_path: Path) -> None:
+    assert kills(_result("AUTH-MISSING", "warning"), "strict", "warning")
+    assert kills(_result("AUTH-MISSING", "violation"), "azure", "warning")
+    assert not kills(_result("AUTH-MISSING", "pass"), "azure", "warning")
+    assert FAULTS["auth-403"].expect == "warning" and FAULTS["length-not-reported"].expect == "warning"
+    assert FAULTS["chat-missing-id"].expect == "violation"
+    with pytest.raises(ValueError, match="expect must be one of"):
+        Fault("x", "", ("AUTH-MISSING",), expect="note")
+    # The run's firings honour the level: the same warning kills only a warning-expected fault.
+    run = RunOutcome(Job("model-inference", "azure", "auth-403"), 1, 1.0, tmp_path,
+                     {"results": [_result("AUTH-MISSING", "warning")]})
+    assert run.fired("warning") == {"AUTH-MISSING": {"getChatCompletions at $.id"}}
+    assert run.fired() == {}
+
+
 def test_faults_run_on_their_api() -> None:
     any_api = Fault("x", "", ("SCHEMA-RESPONSE",), "any")
     aoai = Fault("y", "", ("SCHEMA-RESPONSE",), "azure-openai")

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-
 EXPECT_LEVELS = ("violation", "warning")
 
 
@@ -45,6 +44,7 @@ _TABLE: tuple[Fault, ...] = (
     Fault("aoai-filter-severity-invalid",
           "content_filter_results severity is the number 3 (an open string enum: any string would be valid)",
           ("SCHEMA-RESPONSE",), _AOAI),
+    Fault("body-invalid-json", "200 chat answers labelled application/json are cut mid-document", ("BODY-JSON",)),
     Fault("json-content-type-text", "200 JSON bodies sent as text/plain", ("CONTENT-TYPE-JSON",)),
     Fault("stream-content-type-json", "SSE streams sent as application/json", ("STREAM-CONTENT-TYPE",)),
     # streaming
@@ -64,6 +64,7 @@ _TABLE: tuple[Fault, ...] = (
     Fault("stream-finish-reason-twice", "two chunks carry a non-null finish_reason", ("STREAM-FINISH-REASON",)),
     Fault("stream-no-finish-reason", "no chunk carries a finish_reason", ("STREAM-FINISH-REASON",)),
     Fault("stream-usage-mismatch", "final chunk usage does not add up", ("STREAM-USAGE-SUM",)),
+    Fault("stream-content-number", "the first non-empty delta content is the number 42", ("STREAM-CONTENT-STRING",)),
     Fault("stream-sse-comments", '": keep-alive" comments and `event: message` lines', ("STREAM-SDK-INTEROP",)),
     Fault("stream-endless", "the stream never ends (chunks keep coming)", ("STREAM-COMPLETE",)),
     Fault("stream-differs", "streamed content differs from the non-streamed answer", ("STREAM-CONSISTENCY",)),

@@ -84,6 +84,10 @@ def _apply_faults(ctx: RequestContext, chunks: list[dict[str, Any]]) -> list[dic
     if ctx.faulted("stream-usage-mismatch") and "usage" in chunks[-1]:
         chunks[-1]["usage"]["total_tokens"] += 5
     content_chunks = [c for c in chunks if c.get("choices") and "content" in c["choices"][0].get("delta", {})]
+    if ctx.faulted("stream-content-number"):
+        pieces = [c["choices"][0]["delta"] for c in content_chunks if c["choices"][0]["delta"]["content"]]
+        if pieces:
+            pieces[0]["content"] = 42
     if ctx.faulted("stream-differs") and content_chunks:
         content_chunks[-1]["choices"][0]["delta"]["content"] += " DIFFERENT"
     if ctx.faulted("stream-chunk-missing-choices") and len(chunks) > 1:

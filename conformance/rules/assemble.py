@@ -8,30 +8,37 @@ non-null finish_reason and usage kept, and id/created/model from the first chunk
 non-empty (the Azure OpenAI prompt-filter chunk has `id: ""` and `created: 0`).
 
 Pieces of the wrong type are left out here; STREAM-CONTENT-STRING and the chunk schema report them.
+Text pieces are collected in lists and joined once at the end: `s = s + piece` per chunk copies
+everything so far each time, which made a 100k-chunk stream quadratic.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from conformance.exchange import StreamTranscript
+from conformance.rules.judge import chunks
 
 _TEXT_FIELDS = ("content", "reasoning_content", "refusal")
+#: (id(holder), key) -> (holder, key, pieces): the text of `holder[key]` until it is joined.
+_Pieces = dict[tuple[int, str], tuple[dict[str, Any], str, list[str]]]
+
+
+def _append(pieces: _Pieces, holder: dict[str, Any], key: str, text: str) -> None:
+    """Queue `text` for `holder[key]`; the key is set at once so the dict keeps its first-seen order."""
+    slot = pieces.get((id(holder), key))
+    if slot is None:
+        slot = pieces[(id(holder), key)] = (holder, key, [holder.setdefault(key, "")])
+    slot[2].append(text)
 
 
 def assemble_chat_stream(transcript: StreamTranscript) -> dict[str, Any] | None:
     """A ChatCompletions-like dict from the transcript's chunks, or None if no chunk was JSON."""
     doc: dict[str, Any] = {"object": "chat.completion", "choices": []}
     choices: dict[int, dict[str, Any]] = {}
+    pieces: _Pieces = {}
     seen = False
-    for ev in transcript.events:
-        if ev.data in ("", "[DONE]"):
-            continue
-        try:
-            chunk = json.loads(ev.data)
-        except (ValueError, RecursionError):
-            continue
+    for _, chunk in chunks(transcript):
         if not isinstance(chunk, dict):
             continue
         seen = True
@@ -45,7 +52,9 @@ def assemble_chat_stream(transcript: StreamTranscript) -> dict[str, Any] | None:
             doc["usage"] = chunk["usage"]
         for pos, ch in enumerate(chunk.get("choices") or []):
             if isinstance(ch, dict):
-                _fold_choice(choices, pos, ch)
+                _fold_choice(choices, pos, ch, pieces)
+    for holder, key, parts in pieces.values():
+        holder[key] = "".join(parts)
     if not seen:
         return None
     doc["choices"] = [choices[i] for i in sorted(choices)]
@@ -57,7 +66,7 @@ def assemble_chat_stream(transcript: StreamTranscript) -> dict[str, Any] | None:
     return doc
 
 
-def _fold_choice(choices: dict[int, dict[str, Any]], pos: int, ch: dict[str, Any]) -> None:
+def _fold_choice(choices: dict[int, dict[str, Any]], pos: int, ch: dict[str, Any], pieces: _Pieces) -> None:
     index = ch.get("index") if isinstance(ch.get("index"), int) else pos
     acc = choices.setdefault(index, {"index": index, "message": {"role": "assistant"}, "finish_reason": None})
     msg = acc["message"]
@@ -67,17 +76,17 @@ def _fold_choice(choices: dict[int, dict[str, Any]], pos: int, ch: dict[str, Any
             msg["role"] = delta["role"]
         for key in _TEXT_FIELDS:
             if isinstance(delta.get(key), str):
-                msg[key] = msg.get(key, "") + delta[key]
+                _append(pieces, msg, key, delta[key])
         for tpos, tc in enumerate(delta.get("tool_calls") or []):
             if isinstance(tc, dict):
-                _fold_tool_call(msg.setdefault("tool_calls", []), tpos, tc)
+                _fold_tool_call(msg.setdefault("tool_calls", []), tpos, tc, pieces)
     if isinstance(ch.get("text"), str):  # legacy completions streams
-        acc["text"] = acc.get("text", "") + ch["text"]
+        _append(pieces, acc, "text", ch["text"])
     if ch.get("finish_reason") is not None:
         acc["finish_reason"] = ch["finish_reason"]
 
 
-def _fold_tool_call(calls: list[dict[str, Any]], pos: int, tc: dict[str, Any]) -> None:
+def _fold_tool_call(calls: list[dict[str, Any]], pos: int, tc: dict[str, Any], pieces: _Pieces) -> None:
     index = tc.get("index") if isinstance(tc.get("index"), int) else pos
     acc = next((c for c in calls if c["_index"] == index), None)
     if acc is None:
@@ -91,5 +100,5 @@ def _fold_tool_call(calls: list[dict[str, Any]], pos: int, tc: dict[str, Any]) -
     if isinstance(fn, dict):
         for key in ("name", "arguments"):
             if isinstance(fn.get(key), str):
-                acc["function"][key] = acc["function"].get(key, "") + fn[key]
+                _append(pieces, acc["function"], key, fn[key])
 

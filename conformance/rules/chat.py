@@ -18,7 +18,15 @@ import jsonschema
 from conformance.exchange import NO_JSON, Exchange
 from conformance.rules._model import Finding, Level, Rule, RuleContext, shorten
 from conformance.rules.assemble import assemble_chat_stream
-from conformance.rules.judge import applies, is_2xx, is_int, request_json, response_json, transcript
+from conformance.rules.judge import (
+    applies,
+    is_2xx,
+    is_int,
+    per_transcript,
+    request_json,
+    response_json,
+    transcript,
+)
 from conformance.rules.registry import define, exchange_check
 
 CHAT_OPS = frozenset({"getChatCompletions", "ChatCompletions_Create"})
@@ -66,12 +74,19 @@ define(Rule("CHAT-JSON-SCHEMA", "semantics",
             "2025-04-01#/components/schemas/ChatCompletionsResponseFormatJsonSchema"))
 
 
+#: ~15 chat rules ask for the answer of the same exchange: a stream is assembled once, not per rule.
+_assembled = per_transcript(assemble_chat_stream)
+
+
 def answer(ex: Exchange) -> dict[str, Any] | None:
-    """The answer document: the JSON body, or the streamed chunks folded into one document."""
+    """The answer document: the JSON body, or the streamed chunks folded into one document.
+
+    Shared between rules (like the parsed JSON body): never mutate it.
+    """
     if not is_2xx(ex) or ex.response is None:
         return None
     ts = transcript(ex)
-    doc = assemble_chat_stream(ts) if ts is not None else response_json(ex.response)
+    doc = _assembled(ts) if ts is not None else response_json(ex.response)
     return doc if isinstance(doc, dict) and doc is not NO_JSON else None
 
 

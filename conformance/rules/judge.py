@@ -16,9 +16,11 @@ response documents and its stream, tolerant of exchanges built by hand or from r
 
 from __future__ import annotations
 
+import functools
 import json
+import weakref
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from conformance.exchange import NO_JSON, parse_json_body
 from conformance.rules._model import Finding, Level, RuleContext, iter_findings, shorten
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
     from conformance.exchange import Exchange, RecordedResponse, StreamTranscript
 
 Predicate = Callable[[RuleContext, "Exchange"], bool]
+T = TypeVar("T")
 
 #: At most this many findings of one rule on one exchange (a 5,000-chunk stream with the same
 #: defect in every chunk must not produce 5,000 findings); the rest is summarised in one NOTE.
@@ -177,6 +180,43 @@ def transcript(ex: Exchange) -> StreamTranscript | None:
     return resp.stream
 
 
+#: Transcripts remembered per memoised function: a few suffice, rules judge one exchange at a time.
+MEMO_SIZE = 8
+
+
+def per_transcript(fn: Callable[[StreamTranscript], T]) -> Callable[[StreamTranscript], T]:
+    """`fn` computed once per transcript instead of once per rule (~15 chat rules assemble the
+    stream, ~6 streaming rules decode its chunks). The result is shared: callers must not mutate it.
+
+    StreamTranscript is an eq-dataclass, so unhashable: entries are keyed by `id()` and hold a weak
+    reference that must still be the same object (an id reused after the transcript died cannot
+    match, and the entry is dropped when it dies), plus the events list, its length and its last
+    event, so a transcript whose events changed is recomputed rather than answered stale.
+    """
+    memo: dict[int, tuple[weakref.ref, list[Any], int, Any, T]] = {}
+
+    def _forget(ref: weakref.ref, key: int) -> None:
+        entry = memo.get(key)
+        if entry is not None and entry[0] is ref:
+            memo.pop(key, None)
+
+    def wrapper(ts: StreamTranscript) -> T:
+        key = id(ts)
+        events = ts.events
+        last = events[-1] if events else None
+        entry = memo.get(key)
+        if entry is not None and entry[0]() is ts and entry[1] is events and entry[2] == len(events) and entry[3] is last:
+            return entry[4]
+        result = fn(ts)
+        while len(memo) >= MEMO_SIZE:
+            memo.pop(next(iter(memo)), None)
+        memo[key] = (weakref.ref(ts, lambda ref, key=key: _forget(ref, key)), events, len(events), last, result)
+        return result
+
+    return functools.update_wrapper(wrapper, fn)
+
+
+@per_transcript
 def chunks(ts: StreamTranscript) -> list[tuple[int, Any]]:
     """(event index, parsed JSON) of every event whose data is JSON (not `[DONE]`, not broken)."""
     out = []

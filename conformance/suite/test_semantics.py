@@ -188,6 +188,11 @@ def test_base64_agrees_with_float(operation: Any, base: Any, judge: TestJudge, s
     if formats is not None and "base64" not in formats:
         judge.not_applicable("the target does not claim encoding_format base64", rules=["EMB-BASE64", "EMB-BASE64-AGREES"])
     planned = base.with_body(input=["alpha", "beta"])
+    # With a claimed dimension, EMB-BASE64 can check the exact byte length (dimensions x 4), which
+    # is what tells float64 or otherwise mis-packed bytes from float32.
+    claimed = (suite.config.capabilities or {}).get("embedding_dimensions") or []
+    if isinstance(claimed, list) and claimed and isinstance(claimed[0], int):
+        planned = planned.with_body(dimensions=claimed[0])
     f_ex = judge.send_planned(planned.with_body(encoding_format="float"), purpose="embeddings: float")
     b_ex = judge.send_planned(planned.with_body(encoding_format="base64"), purpose="embeddings: base64")
     floats, decoded = _vectors(f_ex), _vectors(b_ex)

@@ -4,8 +4,8 @@ Two families:
 - hostile servers (`HOSTILE`): a target that hangs, floods, lies about encodings, resets, redirects,
   throttles, fails, leaks the credential or injects markup. The suite must stay bounded and safe.
 - mutating proxies (`mutating_proxy`): the conformant reference deployment behind a proxy that
-  breaks exactly one rule the reference's fault table has no switch for yet (BODY-JSON,
-  STREAM-CONTENT-STRING, EMB-INT-FORMATS), so every rule still gets its self-test pair.
+  breaks exactly one rule the reference's fault table cannot switch on (EMB-INT-FORMATS: the
+  reference claims no integer encoding format), so every rule still gets its self-test pair.
 
 Unless the misbehaviour is about the connection itself, `GET .../info` (the suite's reachability
 probe) gets a plausible answer, so the run gets past the probe and every test meets the misbehaviour.
@@ -245,36 +245,6 @@ Mutation = Callable[[RawRequest, bytes], tuple[bytes | None, Callable[[int, dict
 _HOP = {"content-length", "transfer-encoding", "connection", "keep-alive", "content-encoding"}
 
 
-def _body_not_json(req: RawRequest, body: bytes) -> tuple[bytes | None, Any]:
-    """/info answers labelled application/json whose body is cut mid-document (BODY-JSON)."""
-
-    def out(status: int, headers: dict[str, str], resp: bytes) -> bytes:
-        return resp[: len(resp) // 2] if req.path.endswith("/info") and status == 200 else resp
-
-    return None, out
-
-
-def _stream_content_array(req: RawRequest, body: bytes) -> tuple[bytes | None, Any]:
-    """Streamed deltas carry `content` as an array of strings (STREAM-CONTENT-STRING)."""
-
-    def out(status: int, headers: dict[str, str], resp: bytes) -> bytes:
-        if not headers.get("content-type", "").startswith("text/event-stream"):
-            return resp
-        lines = []
-        for line in resp.split(b"\n"):
-            if line.startswith(b"data: {"):
-                doc = json.loads(line[6:])
-                for ch in doc.get("choices") or []:
-                    delta = ch.get("delta") or {}
-                    if isinstance(delta.get("content"), str):
-                        delta["content"] = [delta["content"]]
-                line = b"data: " + json.dumps(doc).encode()
-            lines.append(line)
-        return b"\n".join(lines)
-
-    return None, out
-
-
 INT_FORMATS = ("int8", "uint8", "binary", "ubinary")
 
 
@@ -292,8 +262,6 @@ def _int_formats_as_float(req: RawRequest, body: bytes) -> tuple[bytes | None, A
 
 #: name -> (rule it breaks, mutation, target-file capability overrides)
 MUTANTS: dict[str, tuple[str, Mutation, dict[str, Any]]] = {
-    "body-not-json": ("BODY-JSON", _body_not_json, {}),
-    "stream-content-array": ("STREAM-CONTENT-STRING", _stream_content_array, {}),
     "int-formats-as-float": ("EMB-INT-FORMATS", _int_formats_as_float,
                              {"encoding_formats": ["float", "base64", *INT_FORMATS]}),
 }
