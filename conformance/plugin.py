@@ -252,6 +252,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     report_dir = Path(suite.config.report_dir)
     parts = report_dir / ".parts"
     if _is_worker(config):
+        suite.budget.flush()  # token/retry tallies wait in memory; the controller's report reads the file
         suite.collector.dump(parts / f"{config.workerinput.get('workerid', 'w')}.json")
         return
     collector = suite.collector

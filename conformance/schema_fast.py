@@ -17,8 +17,9 @@ under the Python semantics, so the variant is rewritten to mirror them exactly:
   (two leniently valid branches are Python's "oneOf-ambiguous" note);
 - NaN and +-Infinity (Python's json.loads accepts them) are numbers to Python but no JSON type to
   jsonschema_rs, and integers beyond 64 bits may compare differently: an instance holding either
-  anywhere fails the pre-check (`_GUARD`, checked first), so everything below only ever sees values
-  on which both validators agree, in positive and in negated places alike;
+  anywhere fails the pre-check (the guard, checked first), so everything below only ever sees values
+  on which both validators agree, in positive and in negated places alike; so do values nested
+  deeper than `MAX_DEPTH` (jsonschema_rs would recurse on the native stack);
 - OpenAPI formats (jsonschema_rs knows none of int32/int64/unixtime) become equivalent keywords
   (integral bounds); `float`/`double` only reject non-finite numbers, which the guard already
   does; `uri`, `date-time` and `pattern` call the Python checks themselves as custom formats, so
@@ -52,14 +53,24 @@ _KNOWN = frozenset({
     "minProperties", "maxProperties",
 })
 _GUARD_URI = "urn:conformance:pre-check:guard"
-#: Every value in the tree is of a JSON type (false for NaN and +-Infinity) and integers fit 64 bits.
-_GUARD: dict[str, Any] = {
-    "type": ["array", "boolean", "integer", "null", "number", "object", "string"],
-    "items": {"$ref": "#"},
-    "additionalProperties": {"$ref": "#"},
-    "if": {"type": "integer"},
-    "then": {"minimum": -(2**63), "maximum": 2**64 - 1},
-}
+#: Deeper instances fail the guard (and take the Python walk): jsonschema_rs recurses on the native
+#: stack and crashes the process on very deep values under a recursive schema (~50k levels measured;
+#: the Azure error schemas recurse through `innererror`). The guard is checked first, so the spec's
+#: schema is never entered with a value deeper than this.
+MAX_DEPTH = 64
+_SCALARS = ["boolean", "integer", "null", "number", "string"]
+
+
+def _guard_level(depth: int) -> dict[str, Any]:
+    """Level `depth` of the guard: a JSON type (not NaN/Infinity), integers within 64 bits, and
+    containers only while the next level exists. Unrolled rather than recursive, for the reason above."""
+    level: dict[str, Any] = {"if": {"type": "integer"}, "then": {"minimum": -(2**63), "maximum": 2**64 - 1}}
+    if depth >= MAX_DEPTH:
+        return {**level, "type": _SCALARS}
+    deeper = {"$ref": f"{_GUARD_URI}:{depth + 1}"}
+    return {**level, "type": ["array", "object", *_SCALARS], "items": deeper, "additionalProperties": deeper}
+
+
 _INTEGRAL_BOUNDS = {
     "int32": (-(2**31), 2**31 - 1, "maximum"),
     "int64": (-(2**63), 2**63 - 1, "maximum"),
@@ -203,12 +214,12 @@ class FastBundle:
             (self.rewriter.uri(base, mode), self.rewriter.document(registry.contents(base), mode))
             for base in sorted(bases) for mode in (STRICT, LENIENT)
         ]
-        resources.append((_GUARD_URI, _GUARD))
+        resources += [(f"{_GUARD_URI}:{depth}", _guard_level(depth)) for depth in range(MAX_DEPTH + 1)]
         self.registry = jsonschema_rs.Registry(resources, draft=jsonschema_rs.Draft202012, retriever=_no_retrieval)
 
     def compile(self, schema: dict[str, Any]) -> Any:
         """A jsonschema_rs validator of `schema`'s strict variant, behind the guard."""
-        strict = {"allOf": [{"$ref": _GUARD_URI}, self.rewriter.schema(schema, STRICT)]}
+        strict = {"allOf": [{"$ref": f"{_GUARD_URI}:0"}, self.rewriter.schema(schema, STRICT)]}
         return jsonschema_rs.Draft202012Validator(
             strict, registry=self.registry, formats=dict(self.rewriter.formats), validate_formats=True,
             retriever=_no_retrieval,

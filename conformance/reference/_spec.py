@@ -4,28 +4,17 @@ and the set of top-level properties an operation's request schema defines (what
 
 from __future__ import annotations
 
-import json
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
-import yaml
-
-from conformance import SPECS_DIR
 from conformance.reference.settings import AZURE_OPENAI, MODEL_INFERENCE
 
 
-def spec_file(api: str, version: str) -> Path:
-    if api == MODEL_INFERENCE:
-        return SPECS_DIR / "model-inference" / version / "openapi.yaml"
-    return SPECS_DIR / "azure-openai" / version / "inference.json"
-
-
-@lru_cache(maxsize=8)
 def raw_spec(api: str, version: str) -> dict[str, Any]:
-    path = spec_file(api, version)
-    text = path.read_text(encoding="utf-8")
-    return json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    """The parsed upstream document, from the validation core (one loader for the project)."""
+    from conformance.spec import load_spec
+
+    return load_spec(api, version).raw
 
 
 def _resolve(doc: dict[str, Any], node: Any) -> Any:
