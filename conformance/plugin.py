@@ -363,6 +363,12 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if not state:
         return
     state["stack"].close()
+    suite = get_session(config)
+    if suite is not None and not _is_worker(config):
+        # The shared budget's state file is run-time plumbing, not an output.
+        with contextlib.suppress(OSError, AttributeError):
+            suite.budget.close()
+            Path(suite.budget.state_file).unlink()
     # Last line of defence: no credential in any file this run wrote (report, JUnit, pytest-html).
     from conformance.redact import scrub
 

@@ -55,9 +55,16 @@ def test_claimed_api_versions_work(operation: Any, base: Any, judge: TestJudge, 
 
     claimed = suite.config.capabilities.get("api_versions") if suite.config.capabilities else None
     versions = [v for v in (claimed or [suite.api_version]) if v in available_versions(suite.api)]
+    worked = []
     for version in versions:
         ex = _send(judge, base, f"api-version: {version}", api_version=version)
         judge.judge("APIVERSION-SUPPORTED", B.api_version_supported(ex, version=version))
+        if ex.response is not None and 200 <= ex.response.status < 300:
+            worked.append(version)
+    if claimed:
+        known = suite.discovered.get("api_versions")
+        # Per operation: a version counts as working only if it worked on every operation tried.
+        suite.discovered["api_versions"] = sorted(set(worked) & set(known)) if isinstance(known, list) else sorted(worked)
 
 
 @pytest.mark.rules("ROUTE-NOT-FOUND")
