@@ -1,0 +1,58 @@
+"""The console script and the plugin's options, as a user meets them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import yaml
+
+from conformance.cli import main
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "conformance.cli", *args], capture_output=True, text=True, timeout=60)
+
+
+def test_help_lists_every_command_and_the_exit_codes() -> None:
+    proc = _cli("--help")
+    assert proc.returncode == 0
+    for command in ("run", "serve", "rules", "faults", "target", "diff", "validate-traffic"):
+        assert command in proc.stdout
+    assert "3 target unreachable" in proc.stdout.replace("\n", " ")
+    run_help = _cli("run", "--help").stdout
+    assert "command line > --target file > environment" in run_help and "CONFORMANCE_API_KEY" in run_help
+    assert "3 target unreachable" in run_help
+
+
+def test_rules_catalogue_prints_every_rule_with_its_source(capsys) -> None:
+    from conformance.rules.registry import all_rules
+
+    assert main(["rules", "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert {r["id"] for r in printed} == {r.id for r in all_rules()}
+    assert all(r["source"] and r["statement"] and r["level"] in ("violation", "warning") for r in printed)
+
+
+def test_target_prints_the_reference_capabilities_as_a_target_file(capsys) -> None:
+    assert main(["target", "--api", "azure-openai"]) == 0
+    target = yaml.safe_load(capsys.readouterr().out)
+    assert target["api"] == "azure-openai" and "api_key" not in target
+    assert "ChatCompletions_Create" in target["operations"] and "Create_Assistant" not in target["operations"]
+
+
+def test_faults_lists_the_table_and_serve_refuses_unknown_faults(capsys) -> None:
+    from conformance.reference.faults import FAULTS
+
+    assert main(["faults"]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in FAULTS)
+    assert main(["serve", "--fault", "no-such-fault"]) == 2
+
+
+def test_pytest_help_shows_the_plugin_options() -> None:
+    proc = subprocess.run([sys.executable, "-m", "pytest", "--help"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0
+    for option in ("--endpoint", "--api-version", "--profile", "--depth", "--target", "--report-dir", "--waivers"):
+        assert option in proc.stdout
