@@ -459,7 +459,7 @@ def extra_params_pass_through(ex: Exchange, *, param: str, accepted_by_model: bo
         yield _finding(
             "EXTRA-PARAMS-PASS-THROUGH", ex,
             f"parameter {param!r}, which no model understands, was silently accepted under pass-through ({st}); "
-            "an error was expected", path=f"$.{param}",
+            "an error was expected", path=f"$.{param}", variant="silent-accept",
         )
     elif st >= 500:
         yield _finding("EXTRA-PARAMS-PASS-THROUGH", ex, f"pass-through of {param!r} caused a server error {st}")
