@@ -227,18 +227,21 @@ def resolve_config(
     cli: Mapping[str, Any] | None = None,
     target_file: Path | None = None,
     environ: Mapping[str, str] | None = None,
+    *,
+    file_data: Mapping[str, Any] | None = None,
 ) -> TargetConfig:
     """Merge command line > target file > environment > defaults into a validated TargetConfig.
 
     `cli` holds option values by TargetConfig field name (None = not given), plus `max_requests`
-    and `max_tokens` for the budget.
+    and `max_tokens` for the budget. `file_data` stands in for a target file already in memory
+    (the reference deployment's published capabilities).
     """
     cli = {k: v for k, v in (cli or {}).items() if v is not None}
     unknown = set(cli) - _CLI_KEYS
     if unknown:
         raise ConfigError(f"unknown configuration option(s): {', '.join(sorted(unknown))}")
     environ = os.environ if environ is None else environ
-    file = load_target_file(target_file) if target_file is not None else {}
+    file = dict(file_data) if file_data is not None else load_target_file(target_file) if target_file is not None else {}
 
     merged: dict[str, Any] = {}
     for key, var in ENV_VARS.items():

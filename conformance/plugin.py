@@ -173,21 +173,10 @@ def _write_unreachable_report(suite: Any, config: pytest.Config, message: str) -
 
 
 def _config_from_dict(data: dict[str, Any], cli: dict[str, Any]) -> Any:
-    """Build a TargetConfig from a target-file dict plus command-line values (no environment)."""
-    import tempfile
-
-    import yaml
-
+    """A TargetConfig from a target-file dict (the reference's published one) plus the command line."""
     from conformance.config import resolve_config
 
-    clean = {k: v for k, v in data.items() if k not in ("api_key",)}
-    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as fh:
-        yaml.safe_dump(clean, fh)
-        name = fh.name
-    try:
-        return resolve_config(cli, Path(name), {})
-    finally:
-        os.unlink(name)
+    return resolve_config(cli, None, os.environ, file_data={k: v for k, v in data.items() if k != "api_key"})
 
 
 def _load_waivers(config: pytest.Config) -> list[Any]:

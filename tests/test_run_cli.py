@@ -126,3 +126,11 @@ def test_xdist_same_verdict_and_shared_budget(tmp_path: Path) -> None:
     assert skipped and all("budget exhausted" in r["reason"] for r in skipped if "budget" in r["reason"])
     assert any("budget exhausted" in r["reason"] for r in skipped)
     assert proc.returncode in (0, 1)
+
+
+def test_environment_settings_apply_to_the_reference_run(tmp_path: Path) -> None:
+    out = tmp_path / "reports"
+    proc = run("-k", "info", report_dir=out, env={"CONFORMANCE_PROFILE": "strict", "CONFORMANCE_DEPTH": "smoke"})
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    target = results(out)["summary"]["target"]
+    assert (target["profile"], target["depth"], target["reference"]) == ("strict", "smoke", True)
