@@ -6,6 +6,7 @@ needs no new code); `@pytest.mark.kinds("chat", ...)` narrows that to operations
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any
 
@@ -115,10 +116,16 @@ def _progress(judge: TestJudge) -> None:
     if tr is None:
         return
     used = suite.budget.used
-    tr.write_line(
+    line = (
         f"[conformance] {judge.operation_id or '-'}: {used} requests sent, "
         f"budget left {max(0, suite.config.budget.max_requests - used)}"
     )
+    capman = tr.config.pluginmanager.getplugin("capturemanager")
+    # Written past pytest's output capture, so it shows while the test runs (not in its report).
+    ctx = capman.global_and_fixture_disabled() if capman is not None else contextlib.nullcontext()
+    with ctx:
+        tr.ensure_newline()
+        tr.write_line(line)
 
 
 suite_terminal: list[Any] = [None]
