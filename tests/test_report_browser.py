@@ -161,3 +161,32 @@ def test_print_layout_keeps_summary_matrix_and_violations(browser, served: str) 
     pdf = page.pdf()  # fires beforeprint/afterprint through the real print path
     assert pdf.startswith(b"%PDF") and len(pdf) > 10_000
     page.close()
+
+
+LIVE_SCREENSHOT = Path(__file__).resolve().parent.parent / "reports" / "screenshot-live-run.png"
+
+
+def test_report_of_a_real_faulted_run_in_chromium(browser, tmp_path: Path) -> None:
+    """A real `conformance run` against the reference with one fault on, as a reader opens it."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "reports"
+    proc = subprocess.run(
+        [sys.executable, "-m", "conformance.cli", "run", "--report-dir", str(out), "--depth", "smoke",
+         "--fault", "chat-missing-id", "-k", "info or streamed or max_tokens or wrong_credential"],
+        capture_output=True, text=True, timeout=240, env={k: v for k, v in os.environ.items() if not k.startswith("CONFORMANCE_")},
+    )
+    assert proc.returncode == 1, proc.stdout[-3000:]
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    page.goto((out / "report.html").as_uri())
+    assert page.locator(".verdict .big").inner_text() == "Not conformant"
+    row = page.locator("table.matrix tr", has_text="getChatCompletions")
+    schema_cell = row.locator("td").first
+    assert "violation" in schema_cell.inner_text()
+    violations = page.locator("#violations").inner_text()
+    assert "SCHEMA-RESPONSE" in violations and "getChatCompletions" in violations
+    assert "$CONFORMANCE_API_KEY" in violations  # the curl line, credential as a variable
+    LIVE_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(LIVE_SCREENSHOT), full_page=False)
+    page.close()
