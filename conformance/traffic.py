@@ -12,6 +12,7 @@ import base64
 import binascii
 import json
 import os
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,9 +95,29 @@ def detect_api(exchange: Exchange) -> str:
     return "azure-openai" if "/openai/" in exchange.request.path + "/" else "model-inference"
 
 
+#: The unversioned Azure OpenAI route (`/openai/v1/...`) names the model in the body instead of a
+#: deployment in the path; its chat, completions and embeddings bodies are the same documents.
+_AOAI_V1 = re.compile(r"/openai/v1/(chat/completions|completions|embeddings)/?$")
+
+
 def match_operation(exchange: Exchange, spec: Any) -> str | None:
-    """Find the spec operation the exchange exercises (sets `exchange.operation_id`)."""
-    op = spec.match(exchange.request.method.upper(), exchange.request.path)
+    """Find the spec operation the exchange exercises (sets `exchange.operation_id`).
+
+    Azure OpenAI's unversioned `/openai/v1/` routes are judged as the deployment routes of the
+    vendored spec (same request and response documents; decision in docs/behaviours.md), and the
+    exchange's purpose says so.
+    """
+    method = exchange.request.method.upper()
+    op = spec.match(method, exchange.request.path)
+    if op is None and getattr(spec, "api", "") == "azure-openai":
+        v1 = _AOAI_V1.search(exchange.request.path)
+        if v1 is not None:
+            body = exchange.request.json if isinstance(exchange.request.json, dict) else {}
+            model = str(body.get("model") or "v1-model").replace("/", "-")
+            op = spec.match(method, f"/deployments/{model}/{v1.group(1)}")
+            if op is not None:
+                note = f"unversioned /openai/v1/ route judged as {op.operation_id}"
+                exchange.purpose = f"{exchange.purpose}; {note}" if exchange.purpose else note
     exchange.operation_id = op.operation_id if op is not None else None
     return exchange.operation_id
 
