@@ -11,20 +11,17 @@ to their documented types. Everything else is model inference (2025-04-01).
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlencode
 
 import pytest
 
-from conformance.exchange import Exchange, RecordedRequest, RecordedResponse, parse_json_body
+from conformance.exchange import Exchange
 from conformance.rules._model import Finding, Level, RuleContext
 from conformance.rules.judge import judge_exchange
 from conformance.rules.profiles import apply_profile
 from conformance.spec import load_spec
-from conformance.sse import parse_stream
+from conformance.traffic import detect_api, match_operation, read_traffic
 
 CORPUS = Path("/work/shared/corpus")
 FILES = sorted(CORPUS.glob("*.json")) if CORPUS.is_dir() else []
@@ -46,45 +43,13 @@ TRUE_DEVIATIONS: dict[tuple[str, str], str] = {
 pytestmark = pytest.mark.skipif(not FILES, reason="corpus not available")
 
 
-def _api(path: str) -> str:
-    return "azure-openai" if "/openai/" in path else "model-inference"
-
-
-def _operation(spec: Any, method: str, path: str) -> str | None:
-    rel = path.split("/openai", 1)[1] if "/openai/" in path else path
-    if rel.startswith("/v1/"):  # the unversioned v1 route names the model in the body
-        rel = "/deployments/v1-model/" + rel.removeprefix("/v1/")
-    op = spec.match(method, rel)
-    return op.operation_id if op else None
-
-
-def _bytes(value: Any) -> bytes:
-    if value is None:
-        return b""
-    return value.encode() if isinstance(value, str) else json.dumps(value).encode()
-
-
 def load(file: Path) -> tuple[RuleContext, Exchange]:
-    rec = json.loads(file.read_text(encoding="utf-8"))
-    rq, rs = rec["request"], rec["response"]
-    api = _api(rq["path"])
+    """One recorded exchange, read and matched by the production reader (conformance.traffic)."""
+    (ex,) = list(read_traffic([file]))
+    api = detect_api(ex)
     spec = load_spec(api)
-    body = _bytes(rq.get("body"))
-    query = rq.get("query") or {}
-    url = f"https://{rq['host']}{rq['path']}" + (f"?{urlencode(query)}" if query else "")
-    request = RecordedRequest(
-        rq["method"], url, dict(rq.get("headers") or {}), body or None, parse_json_body(body)[0]
-    )
-    if "sse" in rs:
-        raw = rs["sse"].encode()
-        response = RecordedResponse(rs["status"], dict(rs["headers"]), raw, stream=parse_stream(raw))
-    else:
-        raw = _bytes(rs.get("body"))
-        parsed, err = parse_json_body(raw)
-        response = RecordedResponse(rs["status"], dict(rs["headers"]), raw, json=parsed, json_error=err)
-    ex = Exchange(
-        request, response, operation_id=_operation(spec, rq["method"], rq["path"]), source=file.name
-    )
+    match_operation(ex, spec)
+    ex.source = file.name
     return RuleContext(spec=spec, api=api, api_version=spec.version), ex
 
 
