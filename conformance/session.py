@@ -32,9 +32,12 @@ class SuiteSession:
     seed: int | None = None
     progress: Any = None
     waivers: list[Any] = field(default_factory=list)
-    #: Consecutive exchanges without a usable answer; past a few, the target counts as unresponsive.
+    #: Consecutive exchanges without a usable answer, overall and per operation; past a few, the
+    #: operation (or the whole target) counts as unresponsive and is no longer sent to.
     transport_failures: int = 0
+    op_failures: dict[str, int] = field(default_factory=dict)
     unresponsive: str | None = None
+    unresponsive_ops: dict[str, str] = field(default_factory=dict)
     baseline: Any = None  # RunResults of an earlier run (regression gate)
 
     @property
@@ -85,6 +88,8 @@ class TestJudge:
         op = operation_id or self.operation_id
         if self.session.unresponsive:
             self.skip(f"not sent: {self.session.unresponsive}", rules=self._planned_rules)
+        if op in self.session.unresponsive_ops:
+            self.skip(f"not sent: {self.session.unresponsive_ops[op]}", rules=self._planned_rules)
         try:
             ex = self.session.client.request(method, path, operation_id=op, purpose=purpose, **kwargs)
         except BudgetExhausted:
@@ -97,21 +102,39 @@ class TestJudge:
             self.session.progress(self)
         return ex
 
-    #: After this many consecutive requests without a usable answer the run stops sending: a dripping
-    #: or silent server would otherwise cost (number of tests x total timeout).
-    MAX_CONSECUTIVE_TRANSPORT_FAILURES = 3
-
     def _track_transport(self, ex: Exchange) -> None:
         failed = ex.response is None or (ex.error is not None and ex.response.stream is None)
-        if not failed:
-            self.session.transport_failures = 0
+        # A 429 that outlived every retry is no answer either: a target throttling everything would
+        # otherwise cost (tests x retries x Retry-After).
+        throttled = ex.response is not None and ex.response.status == 429
+        op = ex.operation_id or "(none)"
+        s = self.session
+        if not (failed or throttled):
+            s.transport_failures = 0
+            s.op_failures[op] = 0
             return
-        self.session.transport_failures += 1
-        if self.session.transport_failures >= self.MAX_CONSECUTIVE_TRANSPORT_FAILURES:
-            self.session.unresponsive = (
-                f"the target gave no usable answer to {self.session.transport_failures} requests in a row "
-                f"(last: {ex.error}); the remaining requests were not sent"
+        s.transport_failures += 1
+        s.op_failures[op] = s.op_failures.get(op, 0) + 1
+        last = ex.error if failed else "429 Too Many Requests after every retry"
+        limit = self.MAX_CONSECUTIVE_TRANSPORT_FAILURES
+        if s.op_failures[op] >= limit and op not in s.unresponsive_ops:
+            s.unresponsive_ops[op] = (
+                f"{op} gave no usable answer to {s.op_failures[op]} requests in a row (last: {last}); "
+                "its remaining requests were not sent"
             )
+            s.collector.errors.append(s.unresponsive_ops[op])
+        if s.transport_failures >= 2 * limit and not s.unresponsive:
+            s.unresponsive = (
+                f"the target gave no usable answer to {s.transport_failures} requests in a row "
+                f"(last: {last}); the remaining requests were not sent"
+            )
+            # Nothing after this point is judged: the run is incomplete, whatever passed before.
+            s.collector.errors.append(s.unresponsive)
+
+    #: After this many consecutive requests of one operation without a usable answer, that operation
+    #: is no longer sent to (twice as many across operations: the whole target). A dripping or silent
+    #: server would otherwise cost (number of tests x total timeout).
+    MAX_CONSECUTIVE_TRANSPORT_FAILURES = 3
 
     def send_planned(self, planned: Any, **kwargs: Any) -> Exchange:
         kw: dict[str, Any] = {}
