@@ -25,8 +25,8 @@ Without --endpoint (and no endpoint in the target file or environment) the embed
 deployment is started on a free loopback port and tested.
 
 Any argument this command does not know is passed to pytest, e.g. `-n 4` (pytest-xdist) or
-`-k chat`. Exit codes: 0 conformant (warnings allowed), 1 violations, 2 usage/configuration
-error, 3 target unreachable or unauthenticated before any test could run.
+`-k chat`. Exit codes: 0 conformant (warnings allowed), 1 violations or an incomplete run, 2
+usage/configuration error, 3 target unreachable or unauthenticated before any test could run.
 """
 
 
