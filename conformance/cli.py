@@ -123,7 +123,28 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"conformance: serving on {args.host} (not loopback): the reference accepts a known key", file=sys.stderr)
-    serve(host=args.host, port=args.port, faults=args.fault)
+    import secrets
+
+    from conformance.reference import ReferenceSettings
+
+    key = os.environ.get("CONFORMANCE_API_KEY")
+    settings = ReferenceSettings(api_key=key) if key else ReferenceSettings(api_key=secrets.token_hex(16))
+    shown = f"[{args.host}]" if ":" in args.host else args.host
+    base = f"http://{shown}:{args.port}"
+    lines = [
+        "conformance reference deployment",
+        f"  model inference: {base}/models   (api-version 2024-05-01-preview, 2025-04-01, 2025-05-01)",
+        f"  Azure OpenAI:    {base}/openai   (api-version 2024-04-01-preview)",
+        f"  faults: {', '.join(args.fault) or 'none'}",
+    ]
+    if key:
+        lines.append("  credential: the value of CONFORMANCE_API_KEY (api-key header or Authorization: Bearer)")
+    else:
+        # A throwaway key for a local server, shown so that it can be used; set CONFORMANCE_API_KEY to choose one.
+        lines.append(f"  credential: export CONFORMANCE_API_KEY={settings.api_key}")
+    lines.append(f"  run the suite: conformance target --endpoint {base}/models > ref.yaml && conformance run --target ref.yaml")
+    print("\n".join(lines), flush=True)
+    serve(host=args.host, port=args.port, faults=args.fault, settings=settings)
     return EXIT_OK
 
 

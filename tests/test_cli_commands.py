@@ -56,3 +56,34 @@ def test_pytest_help_shows_the_plugin_options() -> None:
     assert proc.returncode == 0
     for option in ("--endpoint", "--api-version", "--profile", "--depth", "--target", "--report-dir", "--waivers"):
         assert option in proc.stdout
+
+
+def test_serve_prints_its_endpoints_and_uses_the_given_key(tmp_path) -> None:
+    import os
+    import socket
+    import time
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, CONFORMANCE_API_KEY="serve-test-key-0123456789")
+    proc = subprocess.Popen([sys.executable, "-m", "conformance.cli", "serve", "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        banner = "".join(proc.stdout.readline() for _ in range(6))
+        assert f"http://127.0.0.1:{port}/models" in banner and f"http://127.0.0.1:{port}/openai" in banner
+        assert "serve-test-key" not in banner  # a key the user chose is never echoed
+        url = f"http://127.0.0.1:{port}/models/info?api-version=2025-04-01"
+        for _ in range(50):
+            try:
+                ok = httpx.get(url, headers={"api-key": "serve-test-key-0123456789"}, timeout=2)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        assert ok.status_code == 200 and ok.json()["model_name"]
+        assert httpx.get(url, timeout=2).status_code == 401
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
