@@ -70,7 +70,7 @@ def _dimensions(ex: Exchange) -> int | None:
     return d if is_int(d) and d > 0 else None
 
 
-def _decode(emb: Any) -> list[Any] | None:
+def decode_embedding(emb: Any) -> list[Any] | None:
     """The values of one embedding: the array itself, or base64 decoded as float32 LE (None if not)."""
     if isinstance(emb, list):
         return emb
@@ -88,7 +88,7 @@ def _decode(emb: Any) -> list[Any] | None:
 def _vectors(doc: dict[str, Any]) -> list[tuple[int, list[Any]]]:
     out = []
     for i, item in _items(doc):
-        values = _decode(item.get("embedding"))
+        values = decode_embedding(item.get("embedding"))
         if values is not None:
             out.append((i, values))
     return out

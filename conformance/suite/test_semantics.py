@@ -7,8 +7,6 @@ and the few two-request behaviours are judged here.
 
 from __future__ import annotations
 
-import base64
-import struct
 from typing import Any
 
 import pytest
@@ -202,23 +200,17 @@ def test_base64_agrees_with_float(operation: Any, base: Any, judge: TestJudge, s
 
 
 def _vectors(ex: Any) -> list[list[float]] | None:
+    """Each item's vector by index (base64 decoded by the rules' one decoder), None when unreadable."""
+    from conformance.rules.embeddings import decode_embedding
+
     if ex.response is None or not isinstance(ex.response.json, dict):
         return None
     out = []
     for item in sorted(ex.response.json.get("data") or [], key=lambda d: d.get("index", 0) if isinstance(d, dict) else 0):
-        emb = item.get("embedding") if isinstance(item, dict) else None
-        if isinstance(emb, str):
-            try:
-                raw = base64.b64decode(emb, validate=True)
-            except ValueError:
-                return None
-            if len(raw) % 4:
-                return None
-            out.append(list(struct.unpack(f"<{len(raw) // 4}f", raw)))
-        elif isinstance(emb, list):
-            out.append([float(x) for x in emb if isinstance(x, int | float)])
-        else:
+        values = decode_embedding(item.get("embedding") if isinstance(item, dict) else None)
+        if values is None:
             return None
+        out.append([float(x) for x in values if isinstance(x, int | float)])
     return out
 
 
