@@ -40,7 +40,7 @@ def embeddings_response(inputs: int, dims: int) -> dict:
 
 
 def measure() -> list[Row]:
-    from conformance import spec as spec_mod
+    from conformance.spec import loader as spec_mod
 
     b = "hot paths"
     rows: list[Row] = []
@@ -80,7 +80,7 @@ def measure() -> list[Row]:
 
 def _report_rows(b: str) -> list[Row]:
     """Report writing for a run with many findings (the report caps what it renders)."""
-    from conformance.offline import validate_traffic
+    from conformance.runner.offline import validate_traffic
 
     traffic = sorted(Path("/work/shared/corpus").glob("*.json"))
     if not traffic:

@@ -47,7 +47,7 @@ def synthetic_stream(n: int) -> bytes:
 def parse(raw: bytes, *, keep: bool = True):  # -> StreamTranscript
     """Feed in 64 KB pieces. keep=False drops delivered events (no public option for that exists;
     clearing the list the `events` property returns shows what the parser itself holds)."""
-    from conformance.sse import SSEParser
+    from conformance.transport.sse import SSEParser
 
     parser = SSEParser()
     for start in range(0, len(raw), PIECE):
@@ -58,7 +58,7 @@ def parse(raw: bytes, *, keep: bool = True):  # -> StreamTranscript
 
 
 def exchange_for(transcript, raw: bytes):  # -> Exchange
-    from conformance.exchange import Exchange, RecordedRequest, RecordedResponse
+    from conformance.transport.exchange import Exchange, RecordedRequest, RecordedResponse
 
     body = {"messages": [{"role": "user", "content": "hi"}], "stream": True}
     request = RecordedRequest("POST", f"http://127.0.0.1/models/chat/completions?api-version={VERSION}",

@@ -40,7 +40,7 @@ def recorded_lines(work: Path) -> tuple[list[str], int, int]:
 
 
 def measure() -> list[Row]:
-    from conformance.offline import validate_traffic
+    from conformance.runner.offline import validate_traffic
     from conformance.traffic import read_traffic
 
     with tempfile.TemporaryDirectory(prefix="bench-traffic-") as tmp:

@@ -31,7 +31,7 @@ usage/configuration error, 3 target unreachable or unauthenticated before any te
 
 
 def _suite_dir() -> Path:
-    return Path(__file__).resolve().parent / "suite"
+    return Path(__file__).resolve().parent / "runner" / "suite"
 
 
 def _run_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -226,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     dp.add_argument("old")
     dp.add_argument("new")
     try:
-        from conformance import offline
+        from conformance.runner import offline
 
         vp = sub.add_parser("validate-traffic", help="judge recorded traffic (HAR, JSON lines) with the suite's rules")
         offline.add_arguments(vp)

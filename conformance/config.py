@@ -20,11 +20,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-APIS = ("model-inference", "azure-openai")
-PROFILES = ("strict", "azure")
-DEPTHS = ("smoke", "standard", "deep")
-AUTH_SCHEMES = ("api-key", "bearer", "entra")
-MODEL_KINDS = ("chat", "embeddings", "image_embeddings", "completions")
+from conformance.constants import APIS, AUTH_SCHEMES, DEPTHS, MODEL_KINDS, PROFILES
 
 ENV_VARS = {
     "endpoint": "CONFORMANCE_ENDPOINT",

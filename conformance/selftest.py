@@ -29,12 +29,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from conformance.constants import APIS, PROFILES
 from conformance.reference.faults import FAULTS, Fault
 from conformance.rules._model import Level
 from conformance.rules.registry import all_rules
 
-APIS = ("model-inference", "azure-openai")
-PROFILES = ("azure", "strict")
 #: A smoke run takes seconds; this only bounds a run that hangs (see docs/selftest.md for timings).
 DEFAULT_TIMEOUT = 180.0
 #: Fixed so that a failing self-test reproduces; pass --seed to explore other generated requests.

@@ -10,9 +10,9 @@ from pathlib import Path
 from conformance.report.diff import Diff, diff_exit_code, diff_results, render_diff
 from conformance.report.html import render_html
 from conformance.report.json_out import atomic_write, read_results_json, write_results_json
-from conformance.report.verdict import finalize
-from conformance.report.waivers import Waiver, WaiverError, apply_baseline, apply_waivers, load_waivers
 from conformance.results import RunResults
+from conformance.results.verdict import finalize
+from conformance.results.waivers import Waiver, WaiverError, apply_baseline, apply_waivers, load_waivers
 
 __all__ = [
     "Diff",

@@ -56,11 +56,11 @@ def clip(text: str, limit: int) -> str:
 
 
 def scrubber() -> Callable[[str], str]:
-    """`conformance.redact.scrub` (the process-wide secrets registry), or identity while it is absent."""
+    """`conformance.transport.redact.scrub` (the process-wide secrets registry), or identity while it is absent."""
     try:
-        module = importlib.import_module("conformance.redact")
+        module = importlib.import_module("conformance.transport.redact")
     except ModuleNotFoundError as exc:
-        if exc.name not in ("conformance.redact", "conformance"):
+        if exc.name not in ("conformance.transport.redact", "conformance"):
             raise
         return lambda text: text
     return module.scrub

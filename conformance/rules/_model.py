@@ -10,13 +10,12 @@ turns it into the one-paragraph failure message.
 from __future__ import annotations
 
 import enum
-import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from conformance.exchange import Exchange
+    from conformance.transport.exchange import Exchange
 
 
 class Level(enum.StrEnum):
@@ -60,16 +59,6 @@ class Rule:
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
             raise ValueError(f"rule {self.id}: unknown family {self.family!r}")
-
-
-def shorten(value: Any, limit: int = 120) -> str:
-    """A one-line, bounded rendering of a JSON value for messages."""
-    try:
-        text = json.dumps(value, ensure_ascii=False, default=repr)
-    except (TypeError, ValueError):
-        text = repr(value)
-    text = text.replace("\n", "\\n")
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @dataclass
@@ -117,7 +106,7 @@ class Finding:
         if self.waived:
             lines.append(f"  waived: {self.waived}")
         if with_request and self.exchange is not None:
-            from conformance.curl import to_curl
+            from conformance.transport.curl import to_curl
 
             lines.append(f"  reproduce: {to_curl(self.exchange.request)}")
             if self.exchange.response is not None:

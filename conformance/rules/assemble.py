@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from conformance.exchange import StreamTranscript
-from conformance.rules.judge import chunks
+from conformance.rules.views import chunks
+from conformance.transport.exchange import StreamTranscript
 
 _TEXT_FIELDS = ("content", "reasoning_content", "refusal")
 #: (id(holder), key) -> (holder, key, pieces): the text of `holder[key]` until it is joined.

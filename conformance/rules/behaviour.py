@@ -12,9 +12,10 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
-from conformance.exchange import NO_JSON, Exchange
-from conformance.rules._model import Finding, Level, Rule, shorten
+from conformance.rules._model import Finding, Level, Rule
 from conformance.rules.registry import behaviour_check, define
+from conformance.text import shorten
+from conformance.transport.exchange import NO_JSON, Exchange
 
 REST_REF = "REST reference (Azure AI Model Inference API)"
 EXT = f'{REST_REF}, "Extensibility"'

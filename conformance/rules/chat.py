@@ -15,19 +15,13 @@ from typing import Any
 
 import jsonschema
 
-from conformance.exchange import NO_JSON, Exchange
-from conformance.rules._model import Finding, Level, Rule, RuleContext, shorten
+from conformance.rules._model import Finding, Level, Rule, RuleContext
 from conformance.rules.assemble import assemble_chat_stream
-from conformance.rules.judge import (
-    applies,
-    is_2xx,
-    is_int,
-    per_transcript,
-    request_json,
-    response_json,
-    transcript,
-)
+from conformance.rules.judge import applies
 from conformance.rules.registry import define, exchange_check
+from conformance.rules.views import is_2xx, is_int, per_transcript, request_json, response_json, transcript
+from conformance.text import shorten
+from conformance.transport.exchange import NO_JSON, Exchange
 
 CHAT_OPS = frozenset({"getChatCompletions", "ChatCompletions_Create"})
 COMPLETIONS_OPS = frozenset({"Completions_Create"})

@@ -14,10 +14,12 @@ import struct
 from collections.abc import Iterator
 from typing import Any
 
-from conformance.exchange import Exchange
-from conformance.rules._model import Finding, Rule, RuleContext, shorten
-from conformance.rules.judge import applies, is_2xx, is_int, is_json_number, request_json, response_json
+from conformance.rules._model import Finding, Rule, RuleContext
+from conformance.rules.judge import applies
 from conformance.rules.registry import define, exchange_check
+from conformance.rules.views import is_2xx, is_int, is_json_number, request_json, response_json
+from conformance.text import shorten
+from conformance.transport.exchange import Exchange
 
 EMB_OPS = frozenset({"getEmbeddings", "getImageEmbeddings", "embeddings_create"})
 OPTS = "2025-04-01#/components/schemas/EmbeddingsOptions"

@@ -11,11 +11,13 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from conformance.exchange import NO_JSON, Exchange
-from conformance.rules._model import Finding, Level, Rule, RuleContext, shorten
-from conformance.rules.judge import applies, is_int, response_json
+from conformance.rules._model import Finding, Level, Rule, RuleContext
+from conformance.rules.judge import applies
 from conformance.rules.registry import define, exchange_check
 from conformance.rules.schema_rules import issue_finding
+from conformance.rules.views import is_int, response_json
+from conformance.text import shorten
+from conformance.transport.exchange import NO_JSON, Exchange
 
 #: Where each API's error envelope lives in its spec.
 ERROR_POINTERS = {

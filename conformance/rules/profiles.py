@@ -16,12 +16,11 @@ from typing import Any
 
 import yaml
 
-from conformance import SPECS_DIR
+from conformance.constants import PROFILES
 from conformance.rules._model import Finding, Level
+from conformance.spec.files import data_file
 
-PROFILES = ("strict", "azure")
 DEFAULT_PROFILE = "azure"
-ERRATA_FILE = SPECS_DIR / "errata.yaml"
 
 
 @dataclass(frozen=True)
@@ -57,9 +56,9 @@ class Erratum:
 
 
 @lru_cache(maxsize=4)
-def load_errata(path: Path = ERRATA_FILE) -> tuple[Erratum, ...]:
-    if not path.exists():
-        return ()
+def load_errata(path: Path | None = None) -> tuple[Erratum, ...]:
+    # A missing errata file is an installation error: it would silently turn `azure` into `strict`.
+    path = path or data_file("errata.yaml")
     raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     items = raw.get("errata", []) if isinstance(raw, dict) else raw
     out = []

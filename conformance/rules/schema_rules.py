@@ -11,10 +11,12 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from conformance.exchange import NO_JSON, Exchange
-from conformance.rules._model import Finding, Level, Rule, RuleContext, shorten
-from conformance.rules.judge import applies, is_2xx, json_error, request_json, response_json, stream_requested
+from conformance.rules._model import Finding, Level, Rule, RuleContext
+from conformance.rules.judge import applies
 from conformance.rules.registry import define, exchange_check
+from conformance.rules.views import is_2xx, json_error, request_json, response_json, stream_requested
+from conformance.text import shorten
+from conformance.transport.exchange import NO_JSON, Exchange
 
 define(Rule(
     "SCHEMA-RESPONSE", "schema",

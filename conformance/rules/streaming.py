@@ -17,12 +17,14 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
-from conformance.exchange import Exchange, SSEEvent, StreamTranscript
-from conformance.rules._model import Finding, Level, Rule, RuleContext, shorten
-from conformance.rules.judge import applies, chunks, is_2xx, is_int, stream_requested, transcript
+from conformance.rules._model import Finding, Level, Rule, RuleContext
+from conformance.rules.judge import applies
 from conformance.rules.registry import define, exchange_check
 from conformance.rules.schema_rules import issue_finding
-from conformance.sse import SSEParser
+from conformance.rules.views import chunks, is_2xx, is_int, stream_requested, transcript
+from conformance.text import shorten
+from conformance.transport.exchange import Exchange, SSEEvent, StreamTranscript
+from conformance.transport.sse import SSEParser
 
 WHATWG = "WHATWG HTML §9.2 Server-sent events (event-stream interpretation)"
 SDK = "azure-ai-inference SDK: BaseStreamingChatCompletions accepts only lines starting 'data: '"

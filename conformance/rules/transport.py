@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from conformance.exchange import Exchange
 from conformance.rules._model import Finding, Rule, RuleContext
 from conformance.rules.judge import applies
 from conformance.rules.registry import define, exchange_check
+from conformance.transport.exchange import Exchange
 
 define(
     Rule(

@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from servers import RawRequest, RunningServer, json_response, reset, respond, send_head, serve_raw
+
+from tests.servers import RawRequest, RunningServer, json_response, reset, respond, send_head, serve_raw
 
 INJECTION = "<script>alert(1)</script>\x1b[2J\x1b[31m"
 HUGE_BODY_BYTES = 500 * 1024 * 1024

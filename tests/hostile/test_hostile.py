@@ -20,7 +20,6 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from servers import RawRequest, serve_raw
 
 from hostile.servers import (
     HOSTILE,
@@ -32,6 +31,7 @@ from hostile.servers import (
     redirect_pair,
     run_cli,
 )
+from tests.servers import RawRequest, serve_raw
 
 #: Documented bound for one run against a hostile server (docs/selftest.md).
 BOUND_S = 60

@@ -1,0 +1,376 @@
+"""The pytest plugin: options, the suite session, and the results/report hooks.
+
+Thin on purpose (like pytest-html): the work lives in `session`, `collect`, `rules`, `report`.
+The suite's own `conftest.py` (conformance/suite/) calls `start_session`, so the project's other
+test trees are unaffected by the options this plugin adds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conformance.results.collect import ResultCollector, now_iso
+
+SESSION_KEY = pytest.StashKey["Any"]()
+STATE_KEY = pytest.StashKey["dict"]()
+
+PRECEDENCE_HELP = "Precedence: command line > --target file > environment (CONFORMANCE_*) > defaults."
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    g = parser.getgroup("conformance", "Azure inference API conformance suite. " + PRECEDENCE_HELP)
+    g.addoption("--endpoint", default=None, help="Target endpoint URL (env CONFORMANCE_ENDPOINT). Absent: the embedded reference deployment.")
+    g.addoption("--api", default=None, choices=["model-inference", "azure-openai"], help="Which API the target implements (default model-inference).")
+    g.addoption("--api-version", default=None, help="api-version to test (default: 2025-04-01 / 2024-04-01-preview).")
+    g.addoption("--profile", default=None, choices=["strict", "azure"], help="strict: spec as written; azure (default): documented errata are warnings.")
+    g.addoption("--depth", default=None, choices=["smoke", "standard", "deep"], help="How many generated requests per operation (default standard).")
+    g.addoption("--report-dir", default=None, help="Where report.html, results.json, junit.xml go (default reports/).")
+    g.addoption("--auth", default=None, choices=["api-key", "bearer", "entra"], help="Credential scheme (default api-key).")
+    g.addoption("--api-key", default=None, help="Credential (prefer the env var CONFORMANCE_API_KEY: command lines end up in logs).")
+    g.addoption("--target", default=None, help="Target file (YAML) with endpoint, models, capabilities, budget; see README.")
+    g.addoption("--insecure", action="store_true", default=None, help="Do not verify TLS certificates (warns).")
+    g.addoption("--waivers", default=None, help="YAML file of accepted deviations (rule, operation, reason, expires).")
+    g.addoption("--baseline", default=None, help="results.json of an earlier run: fail only on violations not in it.")
+    g.addoption("--reference-fault", action="append", default=[], help="Start the embedded reference with this named fault (repeatable).")
+    g.addoption("--max-requests", type=int, default=None, help="Override the budget's max_requests.")
+    g.addoption("--conformance-seed", type=int, default=None, help="Seed for generated requests (printed at start; default random).")
+    g.addoption("--save-traffic", default=None, help="Also write every exchange as JSON lines to this file (replay with validate-traffic).")
+
+
+def _cli_options(config: pytest.Config) -> dict[str, Any]:
+    names = ["endpoint", "api", "api_version", "profile", "depth", "report_dir", "auth", "api_key", "insecure"]
+    out = {n: config.getoption(n, default=None) for n in names}
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def start_session(config: pytest.Config) -> None:
+    """Resolve the target, start the reference if needed, probe it, build the SuiteSession."""
+    if config.stash.get(SESSION_KEY, None) is not None:
+        return
+    from conformance.config import ConfigError, resolve_config
+    from conformance.spec import load_spec
+    from conformance.transport.budget import RequestBudget
+    from conformance.transport.client import TargetClient
+
+    state: dict[str, Any] = {"started": time.time(), "started_iso": now_iso(), "stack": contextlib.ExitStack()}
+    config.stash[STATE_KEY] = state
+    cli = _cli_options(config)
+    target_file = config.getoption("target")
+    worker = getattr(config, "workerinput", None)
+    if worker is not None and worker.get("conformance_endpoint"):
+        cli["endpoint"] = worker["conformance_endpoint"]
+        cli["api_key"] = worker["conformance_api_key"]
+    try:
+        cfg = resolve_config(cli, Path(target_file) if target_file else None, os.environ)
+    except ConfigError as exc:
+        raise pytest.UsageError(f"conformance: {exc}") from exc
+
+    reference = None
+    if not cfg.endpoint:
+        from conformance.reference import running_reference
+
+        faults = config.getoption("reference_fault") or []
+        reference = state["stack"].enter_context(running_reference(faults=faults))
+        from conformance.spec import default_version
+
+        published = reference.target(cfg.api, cfg.api_version or default_version(cfg.api))
+        merged = dict(published)
+        if target_file:
+            # A target file without endpoint still narrows operations/budget etc.; the reference supplies the rest.
+            from conformance.config import load_target_file
+
+            merged.update({k: v for k, v in load_target_file(Path(target_file)).items() if k != "endpoint"})
+        cli2 = dict(cli, endpoint=reference.endpoint(cfg.api), api_key=reference.api_key)
+        cfg = _config_from_dict(merged, cli2)
+        state["reference"] = reference
+    if worker is not None and worker.get("conformance_target"):
+        cfg = _config_from_dict(worker["conformance_target"], cli)
+    if config.getoption("max_requests"):
+        cfg.budget.max_requests = int(config.getoption("max_requests"))
+
+    try:
+        spec = load_spec(cfg.api, cfg.api_version)
+    except ValueError as exc:
+        raise pytest.UsageError(f"conformance: {exc}") from exc
+    cfg.api_version = spec.version
+
+    report_dir = Path(cfg.report_dir)
+    report_dir.mkdir(parents=True, exist_ok=True)
+    budget_file = Path(worker["conformance_budget_file"]) if worker else report_dir / ".budget.json"
+    if not worker and budget_file.exists():
+        budget_file.unlink()
+    budget = RequestBudget(cfg.budget.max_requests, budget_file)
+
+    seed = config.getoption("conformance_seed")
+    if seed is None:
+        seed = worker.get("conformance_seed") if worker else None
+    if seed is None:
+        seed = cfg.seed if cfg.seed is not None else random.randrange(1, 2**31)
+    traffic_log = config.getoption("save_traffic")
+    recorder = None
+    if traffic_log:
+        path = Path(traffic_log)
+        if worker:
+            path = path.with_name(f"{path.stem}.{worker.get('workerid', 'w')}{path.suffix}")
+        fh = state["stack"].enter_context(path.open("w", encoding="utf-8"))
+
+        def recorder(ex: Any) -> None:
+            from conformance.traffic import dump_exchange
+
+            fh.write(json.dumps(dump_exchange(ex)) + "\n")
+
+    client = TargetClient(cfg, recorder=recorder, budget=budget)
+    state["stack"].callback(client.close)
+    from conformance.runner.session import SuiteSession
+
+    collector = ResultCollector(prefix=f"{worker.get('workerid', 'w')}-x" if worker else "x")
+    session = SuiteSession(config=cfg, spec=spec, client=client, budget=budget, collector=collector, reference=reference, seed=seed)
+    session.waivers = _load_waivers(config)
+    baseline = config.getoption("baseline")
+    if baseline:
+        from conformance.report.json_out import read_results_json
+
+        try:
+            session.baseline = read_results_json(Path(baseline))
+        except (OSError, ValueError) as exc:
+            raise pytest.UsageError(f"conformance: --baseline {baseline}: {exc}") from exc
+    config.stash[SESSION_KEY] = session
+
+    if not worker:
+        problem = client.probe()
+        if problem:
+            message = f"target unreachable or unauthenticated before any test could run: {problem}"
+            _write_unreachable_report(session, config, message)
+            state["stack"].close()
+            pytest.exit(f"conformance: {message}", returncode=3)
+
+
+def _write_unreachable_report(suite: Any, config: pytest.Config, message: str) -> None:
+    """Exit code 3 still leaves a report that says why nothing was judged."""
+    from conformance.report import write_reports
+    from conformance.transport.redact import scrub
+
+    try:
+        results = build_results(suite, config)
+        results.summary.errors = [scrub(message)]
+        results.summary.verdict = "incomplete"
+        results.summary.exit_code = 3
+        write_reports(results, Path(suite.config.report_dir), pytest_html_name=None)
+    except Exception as exc:  # the exit code and message matter more than the file
+        print(f"conformance: could not write the report: {type(exc).__name__}: {exc}")
+
+
+def _config_from_dict(data: dict[str, Any], cli: dict[str, Any]) -> Any:
+    """A TargetConfig from a target-file dict (the reference's published one) plus the command line."""
+    from conformance.config import resolve_config
+
+    return resolve_config(cli, None, os.environ, file_data={k: v for k, v in data.items() if k != "api_key"})
+
+
+def _load_waivers(config: pytest.Config) -> list[Any]:
+    path = config.getoption("waivers")
+    if not path:
+        return []
+    from conformance.results.waivers import load_waivers
+
+    try:
+        return load_waivers(Path(path))
+    except (OSError, ValueError) as exc:
+        raise pytest.UsageError(f"conformance: --waivers {path}: {exc}") from exc
+
+
+def get_session(config: pytest.Config) -> Any:
+    return config.stash.get(SESSION_KEY, None)
+
+
+# -- pytest-xdist: share the target, budget file and seed with workers --------------------------
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    session = get_session(node.config)
+    if session is None:
+        return
+    node.workerinput["conformance_endpoint"] = session.config.endpoint
+    node.workerinput["conformance_api_key"] = session.config.api_key
+    node.workerinput["conformance_budget_file"] = str(session.budget.state_file)
+    node.workerinput["conformance_seed"] = session.seed
+    if session.reference is not None:
+        node.workerinput["conformance_target"] = session.reference.target(session.config.api, session.config.api_version)
+
+
+def pytest_report_header(config: pytest.Config) -> list[str] | None:
+    session = get_session(config)
+    if session is None:
+        return None
+    cfg = session.config
+    host = _host(cfg.endpoint)
+    where = "embedded reference deployment" if session.reference else host
+    return [
+        f"conformance: target {where} | api {cfg.api} {session.api_version} | profile {cfg.profile} | depth {cfg.depth}",
+        f"conformance: budget {cfg.budget.max_requests} requests, max_tokens {cfg.budget.max_tokens} | seed {session.seed} "
+        f"(reproduce with --conformance-seed {session.seed})",
+    ]
+
+
+def _host(url: str | None) -> str:
+    from urllib.parse import urlsplit
+
+    if not url:
+        return ""
+    parts = urlsplit(url)
+    return parts.netloc.split("@")[-1]
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    suite = get_session(session.config)
+    if suite is None:
+        return
+    config = session.config
+    report_dir = Path(suite.config.report_dir)
+    parts = report_dir / ".parts"
+    if _is_worker(config):
+        suite.budget.flush()  # token/retry tallies wait in memory; the controller's report reads the file
+        suite.collector.dump(parts / f"{config.workerinput.get('workerid', 'w')}.json")
+        return
+    collector = suite.collector
+    if parts.exists():
+        for part in sorted(parts.glob("*.json")):
+            with contextlib.suppress(ValueError, OSError):
+                collector.merge_json(json.loads(part.read_text(encoding="utf-8")))
+            part.unlink()
+        with contextlib.suppress(OSError):
+            parts.rmdir()
+    results = build_results(suite, config)
+    if results is None:
+        return
+    from conformance.report import write_reports
+
+    html = config.getoption("htmlpath", default=None)
+    pytest_html = Path(html).name if html and Path(html).resolve().parent == report_dir.resolve() else None
+    written = write_reports(results, report_dir, pytest_html_name=pytest_html)
+    config.stash[STATE_KEY]["written"] = written
+    config.stash[STATE_KEY]["results"] = results
+    # The verdict decides the exit code: waivers/baselines may accept violations, and a test skipped
+    # after the target went unresponsive may still have recorded one.
+    if exitstatus in (0, 1):
+        session.exitstatus = 1 if results.summary.counts.get("violation") or results.summary.errors else 0
+
+
+def build_results(suite: Any, config: pytest.Config) -> Any:
+    from conformance import __version__
+    from conformance.results import Summary, Target
+
+    state = config.stash[STATE_KEY]
+    cfg = suite.config
+    stats = suite.budget.snapshot() if hasattr(suite.budget, "snapshot") else {}
+    summary = Summary(
+        verdict="incomplete",
+        counts={},
+        target=Target(
+            endpoint_host=_host(cfg.endpoint),
+            api=cfg.api,
+            api_version=suite.api_version,
+            profile=cfg.profile,
+            depth=cfg.depth,
+            reference=suite.reference is not None,
+        ),
+        spec_file=str(suite.spec.file.relative_to(suite.spec.file.parents[2])) if len(suite.spec.file.parents) > 2 else str(suite.spec.file),
+        spec_sha256=suite.spec.sha256,
+        suite_version=__version__,
+        started=state["started_iso"],
+        duration_s=round(time.time() - state["started"], 2),
+        requests=int(stats.get("used", suite.client.stats.requests)),
+        retries=int(stats.get("retries", suite.client.stats.retries)),
+        tokens={
+            "prompt": int(stats.get("prompt_tokens", suite.client.stats.prompt_tokens)),
+            "completion": int(stats.get("completion_tokens", suite.client.stats.completion_tokens)),
+            "total": int(stats.get("prompt_tokens", 0)) + int(stats.get("completion_tokens", 0)),
+        },
+        seed=suite.seed,
+        budget={"max_requests": cfg.budget.max_requests, "max_tokens": cfg.budget.max_tokens, "used": int(stats.get("used", 0))},
+    )
+    discovered = dict(suite.discovered)
+    if isinstance(discovered.get("encoding_formats"), dict):
+        # Shown like the claim: the list of formats that worked.
+        discovered["encoding_formats"] = [f for f, ok in discovered["encoding_formats"].items() if ok]
+    claimed = dict(cfg.capabilities or {})
+    contradictions = []
+    for name, value in discovered.items():
+        want = claimed.get(name)
+        if isinstance(want, bool) and isinstance(value, bool) and want != value:
+            contradictions.append(f"{name}: claimed {'supported' if want else 'unsupported'}, "
+                                  f"behaved as {'supported' if value else 'unsupported'}")
+        elif isinstance(want, list) and isinstance(value, list) and sorted(map(str, want)) != sorted(map(str, value)):
+            contradictions.append(f"{name}: claimed {want}, worked {value}")
+    capabilities = {"claimed": claimed, "discovered": discovered, "contradictions": contradictions}
+    results = suite.collector.build(summary, capabilities)
+    from conformance.report import finalize
+    from conformance.results.waivers import apply_baseline, apply_waivers
+
+    if suite.waivers:
+        results = apply_waivers(results, suite.waivers)
+    if suite.baseline is not None:
+        results = apply_baseline(results, suite.baseline)
+    return finalize(results, complete=not results.summary.errors)
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    state = config.stash.get(STATE_KEY, None)
+    if not state or "results" not in state:
+        return
+    results = state["results"]
+    s = results.summary
+    c = s.counts
+    tr = terminalreporter
+    tr.section("conformance verdict")
+    markup = {"red": True} if c.get("violation") else {"green": True}
+    tr.write_line(f"{s.verdict.upper()} ({s.target.profile} profile): {c.get('violation', 0)} violations, "
+                  f"{c.get('warning', 0)} warnings, {c.get('pass', 0)} passes, {c.get('not_applicable', 0)} not applicable, "
+                  f"{c.get('skipped', 0)} skipped, {c.get('waived', 0)} waived", **markup)
+    tr.write_line(f"requests {s.requests}, retries {s.retries}, tokens {s.tokens.get('total', 0)} "
+                  f"(prompt {s.tokens.get('prompt', 0)}, completion {s.tokens.get('completion', 0)}), seed {s.seed}")
+    for stale in s.stale_waivers:
+        tr.write_line(f"stale waiver: {stale}", yellow=True)
+    for name, path in state.get("written", {}).items():
+        tr.write_line(f"{name}: {path}")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    state = config.stash.get(STATE_KEY, None)
+    if not state:
+        return
+    state["stack"].close()
+    suite = get_session(config)
+    if suite is not None and not _is_worker(config):
+        # The shared budget's state file is run-time plumbing, not an output.
+        with contextlib.suppress(OSError, AttributeError):
+            suite.budget.close()
+            Path(suite.budget.state_file).unlink()
+    # Last line of defence: no credential in any file this run wrote (report, JUnit, pytest-html).
+    from conformance.transport.redact import scrub
+
+    report_dir = Path(getattr(get_session(config), "config", None).report_dir) if get_session(config) else None
+    candidates = []
+    if report_dir and report_dir.exists():
+        candidates += [p for p in report_dir.iterdir() if p.suffix in (".html", ".xml", ".json")]
+    xml = config.getoption("xmlpath", default=None)
+    if xml:
+        candidates.append(Path(xml))
+    for path in candidates:
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            text = path.read_text(encoding="utf-8")
+            clean = scrub(text)
+            if clean != text:
+                path.write_text(clean, encoding="utf-8")

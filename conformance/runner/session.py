@@ -1,0 +1,230 @@
+"""The state of one suite run, and the per-test judge.
+
+`SuiteSession` is built once per pytest process from the resolved target configuration: spec,
+client, shared budget, result collector. `TestJudge` is what a suite test talks to: it sends
+requests (every exchange is judged by every exchange-scope rule automatically), applies
+behaviour judges, and at the end fails the test with rendered violations.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from conformance.results.collect import ResultCollector
+from conformance.rules._model import Finding, Level, RuleContext
+from conformance.rules.profiles import apply_profile
+from conformance.transport.exchange import Exchange
+
+
+@dataclass
+class SuiteSession:
+    config: Any  # conformance.config.TargetConfig
+    spec: Any  # conformance.spec.Spec
+    client: Any  # conformance.transport.client.TargetClient
+    budget: Any  # conformance.transport.budget.RequestBudget
+    collector: ResultCollector
+    reference: Any = None  # ReferenceServer when the embedded reference is the target
+    seed: int | None = None
+    progress: Any = None
+    waivers: list[Any] = field(default_factory=list)
+    #: Consecutive exchanges without a usable answer, overall and per operation; past a few, the
+    #: operation (or the whole target) counts as unresponsive and is no longer sent to.
+    transport_failures: int = 0
+    op_failures: dict[str, int] = field(default_factory=dict)
+    unresponsive: str | None = None
+    unresponsive_ops: dict[str, str] = field(default_factory=dict)
+    baseline: Any = None  # RunResults of an earlier run (regression gate)
+
+    @property
+    def api(self) -> str:
+        return self.config.api
+
+    @property
+    def api_version(self) -> str:
+        return self.spec.version
+
+    def rule_context(self) -> RuleContext:
+        return RuleContext(spec=self.spec, api=self.api, api_version=self.api_version, target=self.config)
+
+    def offers(self, operation_id: str) -> bool:
+        patterns = self.config.operations or ["*"]
+        return any(fnmatch.fnmatchcase(operation_id, p) for p in patterns)
+
+    def capability(self, name: str) -> Any:
+        return (self.config.capabilities or {}).get(name)
+
+    @property
+    def discovered(self) -> dict[str, Any]:
+        """What the target showed about capabilities (kept in the collector so xdist workers merge)."""
+        return self.collector.discovered
+
+    def discover(self, name: str, value: Any) -> None:
+        self.discovered[name] = value
+
+
+class TestJudge:
+    """Per-test collector: sends, judges, and decides the test's outcome."""
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(self, session: SuiteSession, nodeid: str, operation_id: str | None = None) -> None:
+        self.session = session
+        self.nodeid = nodeid
+        self.operation_id = operation_id
+        self.findings: list[Finding] = []
+        self.exchanges: list[Exchange] = []
+        self._ctx = session.rule_context()
+
+    # -- sending ----------------------------------------------------------------------------
+    def send(self, method: str, path: str, *, operation_id: str | None = None, purpose: str = "", **kwargs: Any) -> Exchange:
+        """Send through the one client; judge the exchange with every applicable exchange rule."""
+        from conformance.transport.client import BudgetExhausted
+
+        op = operation_id or self.operation_id
+        if self.session.unresponsive:
+            self.skip(f"not sent: {self.session.unresponsive}", rules=self._planned_rules)
+        if op in self.session.unresponsive_ops:
+            self.skip(f"not sent: {self.session.unresponsive_ops[op]}", rules=self._planned_rules)
+        try:
+            ex = self.session.client.request(method, path, operation_id=op, purpose=purpose, **kwargs)
+        except BudgetExhausted:
+            self.skip_budget()
+            raise AssertionError("unreachable") from None
+        self._track_transport(ex)
+        self.exchanges.append(ex)
+        self._judge_exchange(ex)
+        if self.session.progress is not None:
+            self.session.progress(self)
+        return ex
+
+    def _track_transport(self, ex: Exchange) -> None:
+        failed = ex.response is None or (ex.error is not None and ex.response.stream is None)
+        # A 429 that outlived every retry is no answer either: a target throttling everything would
+        # otherwise cost (tests x retries x Retry-After).
+        throttled = ex.response is not None and ex.response.status == 429
+        op = ex.operation_id or "(none)"
+        s = self.session
+        if not (failed or throttled):
+            s.transport_failures = 0
+            s.op_failures[op] = 0
+            return
+        s.transport_failures += 1
+        s.op_failures[op] = s.op_failures.get(op, 0) + 1
+        last = ex.error if failed else "429 Too Many Requests after every retry"
+        limit = self.MAX_CONSECUTIVE_TRANSPORT_FAILURES
+        if s.op_failures[op] >= limit and op not in s.unresponsive_ops:
+            s.unresponsive_ops[op] = (
+                f"{op} gave no usable answer to {s.op_failures[op]} requests in a row (last: {last}); "
+                "its remaining requests were not sent"
+            )
+            s.collector.errors.append(s.unresponsive_ops[op])
+        if s.transport_failures >= 2 * limit and not s.unresponsive:
+            s.unresponsive = (
+                f"the target gave no usable answer to {s.transport_failures} requests in a row "
+                f"(last: {last}); the remaining requests were not sent"
+            )
+            # Nothing after this point is judged: the run is incomplete, whatever passed before.
+            s.collector.errors.append(s.unresponsive)
+
+    #: After this many consecutive requests of one operation without a usable answer, that operation
+    #: is no longer sent to (twice as many across operations: the whole target). A dripping or silent
+    #: server would otherwise cost (number of tests x total timeout).
+    MAX_CONSECUTIVE_TRANSPORT_FAILURES = 3
+
+    def send_planned(self, planned: Any, **kwargs: Any) -> Exchange:
+        kw: dict[str, Any] = {}
+        if planned.json is not None:
+            kw["json"] = planned.json
+        if planned.params:
+            kw["params"] = planned.params
+        if planned.headers:
+            kw["headers"] = planned.headers
+        kw.update(kwargs)
+        return self.send(planned.method, planned.path, **kw)
+
+    def _judge_exchange(self, ex: Exchange) -> None:
+        from conformance.rules.judge import applicable_rules, judge_exchange
+
+        found = judge_exchange(self._ctx, ex)
+        apply_profile(found, self.session.config.profile, self.session.api)
+        op = ex.operation_id or self.operation_id or "(none)"
+        for rule_id in applicable_rules(self._ctx, ex):
+            self.session.collector.mark_evaluated(rule_id, op, self.nodeid)
+        for f in found:
+            f.operation_id = f.operation_id or op
+        self.findings.extend(found)
+
+    # -- behaviour judges ---------------------------------------------------------------------
+    def judge(self, rule_id: str, findings: Iterable[Finding], operation_id: str | None = None) -> list[Finding]:
+        """Record a behaviour rule's verdict (evaluated + its findings, profile applied)."""
+        op = operation_id or self.operation_id or "(none)"
+        found = list(findings)
+        for f in found:
+            f.operation_id = f.operation_id or op
+        apply_profile(found, self.session.config.profile, self.session.api)
+        self.session.collector.mark_evaluated(rule_id, op, self.nodeid)
+        self.findings.extend(found)
+        return found
+
+    def not_applicable(self, reason: str, rules: Iterable[str] = (), operation_id: str | None = None) -> None:
+        op = operation_id or self.operation_id or "(none)"
+        for r in rules:
+            self.session.collector.mark_not_applicable(r, op, reason)
+        self.finish()
+        pytest.skip(f"not applicable: {reason}")
+
+    def skip(self, reason: str, rules: Iterable[str] = (), operation_id: str | None = None) -> None:
+        op = operation_id or self.operation_id or "(none)"
+        for r in rules:
+            self.session.collector.mark_skipped(r, op, reason)
+        self.finish(raise_on_violation=False)
+        pytest.skip(reason)
+
+    def skip_budget(self) -> None:
+        self.skip("budget exhausted: the target file's max_requests was reached", rules=self._planned_rules)
+
+    _planned_rules: tuple[str, ...] = ()
+
+    def plan(self, *rules: str) -> None:
+        """Declare which rules this test means to judge (so a skip can be reported per rule)."""
+        self._planned_rules = tuple(rules)
+
+    # -- outcome ----------------------------------------------------------------------------
+    _finished = False
+
+    def finish(self, raise_on_violation: bool = True) -> None:
+        if self._finished:
+            return
+        self._finished = True
+        self._apply_waivers()
+        self.session.collector.add_findings(self.findings, self.nodeid)
+        violations = [f for f in self.findings if f.level == Level.VIOLATION and not f.waived]
+        if violations and raise_on_violation:
+            from conformance.transport.redact import scrub
+
+            shown = violations[:10]
+            text = "\n\n".join(f.render() for f in shown)
+            if len(violations) > len(shown):
+                text += f"\n\n… and {len(violations) - len(shown)} more violation(s) (see the report)"
+            pytest.fail(scrub(f"{len(violations)} violation(s):\n\n{text}"), pytrace=False)
+
+    def _apply_waivers(self) -> None:
+        """A live waiver accepts a violation (shown as waived everywhere, never hidden)."""
+        import datetime
+
+        today = datetime.date.today()
+        for f in self.findings:
+            if f.level != Level.VIOLATION:
+                continue
+            for w in self.session.waivers:
+                if w.matches(f.rule_id, f.operation_id or "") and not w.expired(today):
+                    f.waived = w.reason
+                    break
+
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.level == Level.WARNING]

@@ -1,0 +1,134 @@
+"""`conformance run` end to end, as a user runs it: exit codes, verdicts, outputs, xdist, budget."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def run(
+    *args: str, report_dir: Path, env: dict[str, str] | None = None, timeout: float = 240
+) -> subprocess.CompletedProcess[str]:
+    full_env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("CONFORMANCE_") and not k.startswith("PYTEST_")
+    }
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "conformance.cli", "run", "--report-dir", str(report_dir), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=full_env,
+        cwd=report_dir.parent,
+    )
+
+
+def results(report_dir: Path) -> dict:
+    return json.loads((report_dir / "results.json").read_text(encoding="utf-8"))
+
+
+def violations(data: dict) -> list[dict]:
+    return [r for r in data["results"] if r["outcome"] == "violation"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("api", ["model-inference", "azure-openai"])
+@pytest.mark.parametrize("profile", ["azure", "strict"])
+def test_reference_is_conformant(tmp_path: Path, api: str, profile: str) -> None:
+    out = tmp_path / "reports"
+    proc = run("--api", api, "--profile", profile, "--depth", "smoke", report_dir=out)
+    data = results(out)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert violations(data) == []
+    assert data["summary"]["verdict"] == "conformant"
+    assert data["summary"]["counts"]["pass"] > 50
+    assert data["summary"]["target"]["reference"] is True
+    for name in ("report.html", "results.json", "junit.xml"):
+        assert (out / name).stat().st_size > 0
+    if api == "azure-openai":
+        na = {r["operation_id"] for r in data["results"] if r["outcome"] == "not_applicable"}
+        assert "Create_Assistant" in na  # offered by the spec, not by the reference: n/a, never a pass
+        assert not any(
+            r["outcome"] == "pass" and r["operation_id"] == "Create_Assistant" for r in data["results"]
+        )
+
+
+@pytest.mark.slow
+def test_reference_is_conformant_at_standard_depth(tmp_path: Path) -> None:
+    out = tmp_path / "reports"
+    proc = run("--depth", "standard", "--profile", "strict", report_dir=out)
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert violations(results(out)) == []
+
+
+@pytest.mark.slow
+def test_fault_is_reported_with_rule_operation_path_and_curl(tmp_path: Path) -> None:
+    out = tmp_path / "reports"
+    proc = run("--fault", "chat-missing-id", "--depth", "smoke", report_dir=out)
+    assert proc.returncode == 1, proc.stdout[-3000:]
+    text = proc.stdout
+    assert "[SCHEMA-RESPONSE] violation" in text
+    assert "operation: getChatCompletions" in text
+    assert "at: $" in text and "'id' is a required property" in text or '"id" is a required property' in text
+    assert "api-key: $CONFORMANCE_API_KEY" in text
+    data = results(out)
+    assert data["summary"]["verdict"] == "not conformant"
+    assert any(
+        v["rule_id"] == "SCHEMA-RESPONSE" and v["operation_id"] == "getChatCompletions"
+        for v in violations(data)
+    )
+
+
+def test_usage_errors_exit_2(tmp_path: Path) -> None:
+    proc = run("--fault", "no-such-fault", report_dir=tmp_path / "r")
+    assert proc.returncode == 2 and "unknown fault" in proc.stderr
+    proc = run("--profile", "lenient", report_dir=tmp_path / "r")
+    assert proc.returncode == 2
+
+
+def test_unreachable_target_exits_3(tmp_path: Path) -> None:
+    proc = run(
+        "--endpoint",
+        "http://127.0.0.1:9/models",
+        report_dir=tmp_path / "r",
+        env={"CONFORMANCE_API_KEY": "k" * 32},
+    )
+    assert proc.returncode == 3, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "unreachable" in (proc.stdout + proc.stderr)
+    # Still a report that says why nothing was judged.
+    summary = results(tmp_path / "r")["summary"]
+    assert summary["verdict"] == "incomplete" and summary["exit_code"] == 3
+    assert "unreachable" in summary["errors"][0]
+    assert "did not complete" in (tmp_path / "r" / "report.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_xdist_same_verdict_and_shared_budget(tmp_path: Path) -> None:
+    out = tmp_path / "reports"
+    proc = run("--depth", "smoke", "-n", "2", report_dir=out)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    data = results(out)
+    assert violations(data) == [] and data["summary"]["counts"]["pass"] > 50
+    out2 = tmp_path / "budget"
+    proc = run("--depth", "smoke", "-n", "2", "--max-requests", "40", report_dir=out2)
+    data = results(out2)
+    assert data["summary"]["requests"] <= 40
+    skipped = [r for r in data["results"] if r["outcome"] == "skipped"]
+    assert skipped and all("budget exhausted" in r["reason"] for r in skipped if "budget" in r["reason"])
+    assert any("budget exhausted" in r["reason"] for r in skipped)
+    assert proc.returncode in (0, 1)
+
+
+def test_environment_settings_apply_to_the_reference_run(tmp_path: Path) -> None:
+    out = tmp_path / "reports"
+    proc = run("-k", "info", report_dir=out, env={"CONFORMANCE_PROFILE": "strict", "CONFORMANCE_DEPTH": "smoke"})
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    target = results(out)["summary"]["target"]
+    assert (target["profile"], target["depth"], target["reference"]) == ("strict", "smoke", True)
