@@ -45,7 +45,10 @@ def _run_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--report-dir", help="output folder (default reports/)")
     p.add_argument("--auth", choices=["api-key", "bearer", "entra"])
     p.add_argument("--api-key", help=argparse.SUPPRESS)
-    p.add_argument("--target", help="target file (YAML); see README")
+    p.add_argument("--target", action="append", metavar="FILE",
+                   help="target file (YAML); see README. Repeat it to run several targets as a fleet")
+    p.add_argument("--parallel-targets", type=int, metavar="N",
+                   help="with several --target: how many run at once (default: min(4, targets))")
     p.add_argument("--insecure", action="store_true", default=None, help="do not verify TLS certificates")
     p.add_argument("--waivers", help="YAML file of accepted deviations")
     p.add_argument("--baseline", help="results.json of an earlier run: fail only on new violations")
@@ -56,7 +59,11 @@ def _run_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return p
 
 
-def cmd_run(args: argparse.Namespace, passthrough: list[str]) -> int:
+def cmd_run(args: argparse.Namespace, passthrough: list[str], argv: list[str] | None = None) -> int:
+    targets = list(args.target or [])
+    if len(targets) > 1:
+        return cmd_fleet(args, list(argv or [])[1:])
+    args.target = targets[0] if targets else None
     import pytest
 
     from conformance.config import ConfigError
@@ -111,6 +118,59 @@ def cmd_run(args: argparse.Namespace, passthrough: list[str]) -> int:
         print("conformance: pytest collected no tests (check -k / --target operations)", file=sys.stderr)
         return EXIT_USAGE
     return EXIT_USAGE
+
+
+def cmd_fleet(args: argparse.Namespace, run_argv: list[str]) -> int:
+    """Several --target files: one `conformance run` process each (conformance.runner.fleet)."""
+    from conformance.runner.fleet import forwarded_arguments, refused_options, run_fleet
+
+    refused = refused_options(run_argv)
+    if refused:
+        print(f"conformance: {', '.join(refused)} names one deployment; with several --target put it in each "
+              "target file", file=sys.stderr)
+        return EXIT_USAGE
+    parallel = args.parallel_targets if args.parallel_targets is not None else min(4, len(args.target))
+    if parallel < 1:
+        print("conformance: --parallel-targets must be at least 1", file=sys.stderr)
+        return EXIT_USAGE
+    _, code = run_fleet([Path(t) for t in args.target], report_root=Path(args.report_dir or "reports"),
+                        parallel=parallel, forwarded=forwarded_arguments(run_argv))
+    return code
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    from conformance.report.fleet import merge
+
+    missing = [p for p in args.results if not Path(p).exists()]
+    if missing:
+        print(f"conformance merge: not found: {', '.join(missing)}", file=sys.stderr)
+        return EXIT_USAGE
+    fleet, paths = merge([Path(p) for p in args.results], Path(args.output_dir))
+    if not fleet.deployments and not fleet.not_run:
+        print("conformance merge: no results.json found", file=sys.stderr)
+        return EXIT_USAGE
+    for n in fleet.not_run:
+        print(f"conformance merge: skipped {n.source}: {n.reason}", file=sys.stderr)
+    print(f"{len(fleet.deployments)} deployments: {paths['html']} {paths['json']}")
+    return fleet.exit_code
+
+
+def cmd_trend(args: argparse.Namespace) -> int:
+    from conformance.report.trend import trend
+
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        print(f"conformance trend: {folder} is not a folder", file=sys.stderr)
+        return EXIT_USAGE
+    result, paths = trend(folder, Path(args.output_dir))
+    for u in result.unreadable:
+        print(f"conformance trend: skipped {u['file']}: {u['reason']}", file=sys.stderr)
+    if not result.deployments:
+        print(f"conformance trend: no results.json under {folder}", file=sys.stderr)
+        return EXIT_USAGE
+    nights = sum(len(d.nights) for d in result.deployments)
+    print(f"{len(result.deployments)} deployments, {nights} nights: {paths['html']} {paths['json']}")
+    return EXIT_OK
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -225,6 +285,12 @@ def main(argv: list[str] | None = None) -> int:
     dp = sub.add_parser("diff", help="compare two results.json files (new violations, fixed, changed warnings)")
     dp.add_argument("old")
     dp.add_argument("new")
+    mp = sub.add_parser("merge", help="fleet.html and fleet.json from many results.json files (files or folders)")
+    mp.add_argument("results", nargs="+", metavar="RESULTS", help="results.json files, or folders searched for them")
+    mp.add_argument("-o", "--output-dir", default="reports", help="where fleet.html and fleet.json go (default reports/)")
+    trp = sub.add_parser("trend", help="violations and warnings per night from a folder of dated results.json files")
+    trp.add_argument("folder", metavar="DIR")
+    trp.add_argument("-o", "--output-dir", default="reports", help="where trend.html and trend.json go (default reports/)")
     try:
         from conformance.runner import offline
 
@@ -240,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
         passthrough = []
     try:
         if args.command == "run":
-            return cmd_run(args, passthrough)
+            return cmd_run(args, passthrough, argv)
         if args.command == "serve":
             return cmd_serve(args)
         if args.command == "rules":
@@ -251,6 +317,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_target(args)
         if args.command == "diff":
             return cmd_diff(args)
+        if args.command == "merge":
+            return cmd_merge(args)
+        if args.command == "trend":
+            return cmd_trend(args)
         if args.command == "validate-traffic" and offline is not None:
             return offline.main(args)
     except KeyboardInterrupt:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as _dt
 import fnmatch
 import os
+import re
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -67,6 +68,8 @@ class TargetConfig:
     api_version: str | None = None
     auth: str = "api-key"
     api_key: str | None = field(default=None, repr=False)
+    #: Name of the environment variable holding the key (target file `api_key_env`); None: CONFORMANCE_API_KEY.
+    api_key_env: str | None = None
     #: Model names per kind (chat, embeddings, image_embeddings, completions); deployment ids for AOAI.
     models: dict[str, str] = field(default_factory=dict)
     #: Claimed capabilities: True claimed, False claimed unsupported, absent = discovered.
@@ -107,6 +110,7 @@ class TargetConfig:
             "auth": self.auth,
             "auth_schemes": list(self.auth_schemes),
             "api_key_set": self.has_key,
+            "api_key_env": self.api_key_env,
             "models": dict(self.models),
             "capabilities": dict(self.capabilities),
             "content_filter": dict(self.content_filter),
@@ -141,7 +145,10 @@ _FILE_KEYS = {
     "insecure": bool,
     "seed": int,
     "limits": dict,
+    "api_key_env": str,
 }
+#: What an `api_key_env` value must look like: a portable environment variable name.
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def load_target_file(path: Path) -> dict[str, Any]:
@@ -175,7 +182,8 @@ def load_target_file(path: Path) -> dict[str, Any]:
         if key.lower() in _KEY_LIKE:
             raise ConfigError(
                 f"target file {path} contains a credential ({key!r}); target files get committed, so the "
-                "key is only read from --api-key or the CONFORMANCE_API_KEY environment variable"
+                "key is only read from --api-key, the CONFORMANCE_API_KEY environment variable, or the "
+                "environment variable the file names in api_key_env"
             )
         if key not in _FILE_KEYS:
             extra[key] = value
@@ -252,7 +260,8 @@ def resolve_config(
     budget.update({k: cli[k] for k in ("max_requests", "max_tokens") if k in cli})
     limits = dict(file.get("limits") or {})
     limits.update(cli.get("limits") or {})
-    api_key = cli.get("api_key") or environ.get(ENV_VARS["api_key"]) or None
+    api_key_env = merged.get("api_key_env")
+    api_key = cli.get("api_key") or _key_from_env(api_key_env, merged.get("auth", "api-key"), environ)
 
     config = TargetConfig(
         endpoint=merged.get("endpoint"),
@@ -260,6 +269,7 @@ def resolve_config(
         api_version=_opt_str(merged.get("api_version")),
         auth=merged.get("auth", "api-key"),
         api_key=api_key,
+        api_key_env=api_key_env,
         models=dict(merged.get("models") or {}),
         capabilities=dict(merged.get("capabilities") or {}),
         content_filter=dict(merged.get("content_filter") or {}),
@@ -276,6 +286,22 @@ def resolve_config(
     )
     validate(config)
     return config
+
+
+def _key_from_env(name: str | None, auth: str, environ: Mapping[str, str]) -> str | None:
+    """The key from the variable the target file names, else from CONFORMANCE_API_KEY.
+
+    A named variable that is unset is an error, never a fall-back to CONFORMANCE_API_KEY: in a
+    fleet that would send one deployment's key to another deployment.
+    """
+    if name is None:
+        return environ.get(ENV_VARS["api_key"]) or None
+    if not _ENV_NAME.fullmatch(name):
+        raise ConfigError(f"api_key_env must name an environment variable (letters, digits, _), got {name!r}")
+    value = environ.get(name) or None
+    if value is None and auth != "entra":
+        raise ConfigError(f"the target file names api_key_env {name}, but the environment variable {name} is not set")
+    return value
 
 
 def _opt_str(value: Any) -> str | None:

@@ -170,3 +170,21 @@ def test_fractional_limits_are_accepted_where_the_field_is_a_float(tmp_path):
         resolve_config({}, _write(tmp_path, "limits: {max_retries: 1.5}\n"), {})
     with pytest.raises(ConfigError, match="limits.max_body_bytes must be an integer"):
         resolve_config({}, _write(tmp_path, "limits: {max_body_bytes: 10.0}\n"), {})
+
+
+def test_api_key_env_names_the_variable_that_holds_this_targets_key(tmp_path):
+    target = tmp_path / "staging.yaml"
+    target.write_text("endpoint: https://staging.example/models\napi_key_env: STAGING_KEY\n", encoding="utf-8")
+    env = {"STAGING_KEY": "k-staging", "CONFORMANCE_API_KEY": "k-default"}
+    cfg = resolve_config({}, target, env)
+    assert cfg.api_key == "k-staging" and cfg.api_key_env == "STAGING_KEY"
+    assert cfg.to_public_dict()["api_key_env"] == "STAGING_KEY" and "k-staging" not in repr(cfg)
+    assert resolve_config({"api_key": "k-cli"}, target, env).api_key == "k-cli"  # command line still wins
+    # Unset: an error naming the variable, never the fall-back to CONFORMANCE_API_KEY (another deployment's key).
+    with pytest.raises(ConfigError, match="STAGING_KEY.*not set"):
+        resolve_config({}, target, {"CONFORMANCE_API_KEY": "k-default"})
+    # Entra ID needs no key.
+    assert resolve_config({"auth": "entra"}, target, {}).api_key is None
+    target.write_text("api_key_env: 'not a name'\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="api_key_env must name an environment variable"):
+        resolve_config({}, target, env)

@@ -9,14 +9,12 @@ else from running even if an escaping mistake slipped through.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import html
 import json
 from collections.abc import Callable, Iterable
-from importlib import resources
 from typing import Any
 
+from conformance.report._page import csp_hash, outcome_class, static
 from conformance.report._rules import UNKNOWN, RuleBook
 from conformance.report._safe import anchor, clip, host_only, mask_headers, mask_url, neutralise, scrubber
 from conformance.report.matrix import (
@@ -59,17 +57,8 @@ _COUNT_CHIPS = (
 )
 
 
-def _static(name: str) -> str:
-    return resources.files("conformance.report").joinpath(name).read_text(encoding="utf-8")
-
-
-def _csp_hash(text: str) -> str:
-    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode() + "'"
-
-
-def _css_class(outcome: str) -> str:
-    """Outcome -> CSS class; unknown outcomes from a foreign file get a fixed class, not their text."""
-    return f"o-{outcome}" if outcome in OUTCOMES or outcome == "note" else "o-violation"
+# The page shell and outcome classes are shared with the fleet and trend pages (report/_page.py).
+_static, _csp_hash, _css_class = static, csp_hash, outcome_class
 
 
 def _duration(seconds: Any) -> str:
