@@ -19,7 +19,7 @@ from urllib.parse import quote
 from conformance.report._rules import RuleBook
 from conformance.report._safe import host_only
 from conformance.report.json_out import read_results_json
-from conformance.report.matrix import outcome_rank
+from conformance.report.matrix import RUN_LEVEL, outcome_rank
 from conformance.results import RunResults
 from conformance.rules._model import FAMILIES
 
@@ -217,7 +217,7 @@ def deployment_row(name: str, results: RunResults, source: Path, out_dir: Path, 
 
 
 def _models(results: RunResults) -> dict[str, str]:
-    """Model or deployment names: the summary's when it has them, else the claimed capabilities'."""
+    """Model or deployment names by kind (`summary.target.models`; absent from older files)."""
     models = getattr(results.summary.target, "models", None)
     if isinstance(models, dict) and models:
         return {str(k): str(v) for k, v in models.items()}
@@ -238,7 +238,7 @@ def _spread(rows: list[Deployment], attr: str, outcomes: tuple[str, ...], source
                 )
             if d.name not in spread.deployments:
                 spread.deployments.append(d.name)
-            op = r.operation_id or "(run)"
+            op = r.operation_id or RUN_LEVEL
             if op not in spread.operations:
                 spread.operations.append(op)
     out = list(by_rule.values())
@@ -259,11 +259,12 @@ def build_fleet(
     for name, path in zip(names, files, strict=True):
         try:
             results = read_results_json(path)
-        except ValueError as exc:
-            skipped.append(NotRun(name, _href(path, out_dir), 2, str(exc)))
+            row = deployment_row(name, results, path, out_dir, rules)
+        except (ValueError, TypeError, AttributeError) as exc:  # unreadable, or values of the wrong type
+            skipped.append(NotRun(name, _href(path, out_dir), 2, str(exc) or type(exc).__name__))
             continue
         sources[name] = results
-        rows.append(deployment_row(name, results, path, out_dir, rules))
+        rows.append(row)
     rows.sort(key=lambda d: (verdict_rank(d.verdict), -d.violations, -d.warnings, d.name))
     failing = _spread(rows, "failing_rules", FAILING, sources, rules)
     warning = _spread(rows, "warning_rules", ("warning",), sources, rules)

@@ -25,8 +25,9 @@ from conformance.report._rules import RuleBook
 from conformance.report._safe import host_only
 from conformance.report.fleet import FAILING
 from conformance.report.json_out import read_results_json
-from conformance.report.matrix import outcome_rank
+from conformance.report.matrix import RUN_LEVEL, outcome_rank
 from conformance.results import RunResults
+from conformance.rules._model import FAMILIES
 
 TREND_FORMAT_VERSION = 1
 _DATE = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})")
@@ -113,7 +114,7 @@ def _night(date: str, source: str, results: RunResults, rules: RuleBook) -> Nigh
         elif r.outcome == "warning":
             cell["warnings"] += 1
         if r.outcome in FAILING:
-            failing.setdefault(r.rule_id, []).append(r.operation_id or "(run)")
+            failing.setdefault(r.rule_id, []).append(r.operation_id or RUN_LEVEL)
         elif r.outcome in _HELD:
             held.add(r.rule_id)
         elif r.outcome == "waived":
@@ -132,17 +133,17 @@ def _night(date: str, source: str, results: RunResults, rules: RuleBook) -> Nigh
     )
 
 
-def _events(nights: list[Night], rules: RuleBook) -> list[Event]:
+def _events(nights: list[Night], family: dict[str, str]) -> list[Event]:
     events: list[Event] = []
     for prev, cur in zip(nights, nights[1:], strict=False):
         for rule_id, ops in cur.failing.items():
             if rule_id not in prev.failing:
-                events.append(Event(cur.date, rule_id, "started", ops, rules.family(rule_id)))
+                events.append(Event(cur.date, rule_id, "started", ops, family.get(rule_id, "")))
         for rule_id, ops in prev.failing.items():
             if rule_id in cur.failing:
                 continue
             kind = "stopped" if rule_id in cur.held else "waived" if rule_id in cur.waived else "no longer judged"
-            events.append(Event(cur.date, rule_id, kind, ops, rules.family(rule_id)))
+            events.append(Event(cur.date, rule_id, kind, ops, family.get(rule_id, "")))
     return events
 
 
@@ -152,52 +153,53 @@ def _identity(results: RunResults) -> str:
     return f"{host_only(tg.endpoint_host)}{path} {tg.api} {tg.api_version}".strip()
 
 
+def _place(root: Path, path: Path, results: RunResults) -> tuple[str, str]:
+    """(deployment, night) of one file: its path below `root` without date parts, and the date in it."""
+    rel = path.relative_to(root)
+    name = "/".join(p for p in rel.parent.parts if _date_of(p) is None) or _identity(results)
+    date = next((d for d in map(_date_of, reversed(rel.parts)) if d), None)
+    return name, date or (results.summary.started or "")[:10] or "unknown"
+
+
 def collect(root: Path) -> Trend:
     """Read every results file under `root` into one trend per deployment."""
     root = Path(root)
     rules = RuleBook.load()
+    #: deployment -> night -> (started, Night, RunResults): the last run started on a night wins
     groups: dict[str, dict[str, tuple[str, Night, RunResults]]] = {}
+    family: dict[str, str] = {}
     unreadable: list[dict[str, str]] = []
     for path in sorted(p for p in root.rglob("*.json") if p.is_file()):
-        rel = path.relative_to(root)
+        rel = path.relative_to(root).as_posix()
         try:
             results = read_results_json(path)
-        except ValueError as exc:
-            if path.name not in ("fleet.json", "trend.json"):
-                unreadable.append({"file": rel.as_posix(), "reason": str(exc)})
+            name, date = _place(root, path, results)
+            night = _night(date, rel, results, rules)
+        except (ValueError, TypeError, AttributeError) as exc:
+            if path.name not in ("fleet.json", "trend.json"):  # our own outputs, when written into DIR
+                unreadable.append({"file": rel, "reason": str(exc) or type(exc).__name__})
             continue
-        parts = [p for p in rel.parent.parts if _date_of(p) is None]
-        date = next((d for d in map(_date_of, reversed(rel.parts)) if d), None)
-        date = date or (results.summary.started or "")[:10] or "unknown"
-        name = "/".join(parts) or _identity(results)
-        night = _night(date, rel.as_posix(), results, rules)
+        family.update({r.rule_id: rules.family(r.rule_id, r.family) for r in results.results})
         earlier = groups.setdefault(name, {}).get(date)
         if earlier is None or earlier[0] <= results.summary.started:
             groups[name][date] = (results.summary.started, night, results)
+    order = {f: i for i, f in enumerate(FAMILIES)}
     out = []
-    for name in sorted(groups):
-        by_date = groups[name]
+    for name, by_date in sorted(groups.items()):
         nights = [by_date[d][1] for d in sorted(by_date)]
-        last = by_date[max(by_date)][2]
-        fams: dict[str, None] = {}
-        failed: dict[str, str] = {}
-        for n in nights:
-            fams.update(dict.fromkeys(n.families))
-            for rule_id in n.failing:
-                failed.setdefault(rule_id, rules.family(rule_id))
-        from conformance.rules._model import FAMILIES
-
-        order = {f: i for i, f in enumerate(FAMILIES)}
+        latest = by_date[max(by_date)][2].summary.target
+        families = {f for n in nights for f in n.families}
+        failed = {rule_id for n in nights for rule_id in n.failing}
         out.append(
             DeploymentTrend(
                 name=name,
-                endpoint_host=host_only(last.summary.target.endpoint_host),
-                api=last.summary.target.api,
-                api_version=last.summary.target.api_version,
+                endpoint_host=host_only(latest.endpoint_host),
+                api=latest.api,
+                api_version=latest.api_version,
                 nights=nights,
-                events=_events(nights, rules),
-                families=sorted(fams, key=lambda f: (order.get(f, len(order)), f)),
-                rules=dict(sorted(failed.items())),
+                events=_events(nights, family),
+                families=sorted(families, key=lambda f: (order.get(f, len(order)), f)),
+                rules={rule_id: family.get(rule_id, "") for rule_id in sorted(failed)},
             )
         )
     return Trend(out, unreadable)

@@ -82,9 +82,14 @@ def test_unreadable_and_duplicate_files(tmp_path: Path) -> None:
     broken.write_text('{"format_version": 1}', encoding="utf-8")
     files = find_results([runs, runs / "staging" / "results.json", broken])
     assert len(files) == 4  # the staging file once, although named twice
-    fleet, _ = merge([runs, broken], tmp_path / "out")
+    wrong_types = tmp_path / "wrong-types" / "results.json"
+    wrong_types.parent.mkdir()
+    data = json.loads((runs / "staging" / "results.json").read_text(encoding="utf-8"))
+    data["summary"]["counts"] = ["not", "an", "object"]
+    wrong_types.write_text(json.dumps(data), encoding="utf-8")
+    fleet, _ = merge([runs, broken, wrong_types], tmp_path / "out")
     assert len(fleet.deployments) == 3
-    assert [(n.name, n.exit_code) for n in fleet.not_run] == [("broken", 2)]
+    assert [(n.name, n.exit_code) for n in fleet.not_run] == [("broken", 2), ("wrong-types", 2)]
     assert "no summary" in fleet.not_run[0].reason
     assert fleet.exit_code == 2  # worst of the inputs
 
