@@ -20,7 +20,7 @@ _KIND_TEXT = {
 
 
 def _step(n: int) -> float:
-    return 70.0 if n <= 1 else max(12.0, min(110.0, 640.0 / (n - 1)))
+    return 70.0 if n <= 1 else max(12.0, min(200.0, 640.0 / (n - 1)))
 
 
 def _every(step: float) -> int:
@@ -133,7 +133,7 @@ class _TrendPage:
 
     def family_grid(self, d: DeploymentTrend) -> str:
         n = len(d.nights)
-        step = max(_step(n), 16.0)
+        step = max(16.0, min(_step(n), 60.0))
         width = _GRID_LABEL + step * n + 8
         height = _ROW_H * len(d.families) + 24
         parts = []
