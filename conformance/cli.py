@@ -19,14 +19,19 @@ EXIT_OK, EXIT_VIOLATIONS, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 RUN_EPILOG = """\
 Settings precedence: command line > --target file > environment (CONFORMANCE_ENDPOINT,
 CONFORMANCE_API_KEY, CONFORMANCE_API, CONFORMANCE_API_VERSION, CONFORMANCE_PROFILE,
-CONFORMANCE_DEPTH) > defaults. The credential comes from CONFORMANCE_API_KEY (or --api-key;
-prefer the variable: command lines end up in shell history and CI logs).
+CONFORMANCE_DEPTH) > defaults. The credential comes from CONFORMANCE_API_KEY, or from the variable
+a target file names in `api_key_env` (or --api-key; prefer a variable: command lines end up in
+shell history and CI logs).
 Without --endpoint (and no endpoint in the target file or environment) the embedded reference
 deployment is started on a free loopback port and tested.
 
 Any argument this command does not know is passed to pytest, e.g. `-n 4` (pytest-xdist) or
 `-k chat`. Exit codes: 0 conformant (warnings allowed), 1 violations or an incomplete run, 2
 usage/configuration error, 3 target unreachable or unauthenticated before any test could run.
+
+Several --target files run as a fleet: one process per target (at most --parallel-targets at a
+time), reports in <report-dir>/<target file name>/, then <report-dir>/fleet.html and fleet.json.
+The fleet's exit code is the worst (highest) of its targets' exit codes.
 """
 
 

@@ -14,7 +14,9 @@ from conformance.report.fleet import Deployment, Fleet, RuleSpread
 from conformance.report.matrix import count_text
 
 _VERDICT_CLASS = {"conformant": "o-pass", "not conformant": "o-violation"}
-_SYMBOL = {"violation": "✗", "waived": "⊘", "warning": "!", "pass": "✓", "not_applicable": "–", "skipped": "↷"}
+_SYMBOL = {
+    "violation": "✗", "waived": "⊘", "warning": "!", "pass": "✓", "not_applicable": "–", "skipped": "↷", "not_judged": "↷",
+}
 
 
 def _when(started: str) -> str:
@@ -34,30 +36,36 @@ class _FleetPage:
             return self.t(text)
         return f'<a href="{html.escape(href, quote=True)}">{self.t(text)}</a>'
 
-    def render(self) -> str:
+    def headline(self) -> tuple[str, str, str]:
+        """(verdict class, headline, detail): the share of deployments not conformant, said exactly."""
+        counts = self.f.verdict_counts()
         n = len(self.f.deployments)
-        bad = sum(1 for d in self.f.deployments if d.verdict != "conformant")
-        title = f"Conformance fleet: {bad} of {n} deployments not conformant"
+        bad, ok = counts.get("not conformant", 0), counts.get("conformant", 0)
+        parts = [f"{v}: {c}" for v, c in counts.items()]
+        if self.f.not_run:
+            parts.append(f"did not produce results: {len(self.f.not_run)}")
+        why = " · ".join(parts)
+        if n == 0:
+            return "v-incomplete", "No results", why or "No readable results.json was given."
+        if bad:
+            return "v-not-conformant", f"{bad} of {n} not conformant", why
+        if ok == n and not self.f.not_run:
+            return "v-conformant", f"All {n} conformant", "No deployment has a violation."
+        return "v-incomplete", f"{ok} of {n} conformant", why  # partial or incomplete runs, or targets missing
+
+    def render(self) -> str:
+        _, big, _ = self.headline()
         body = "\n".join(
             [self.masthead(), "<main>", self.not_run(), self.table(), self.rules(), "</main>", self.footer()]
         )
-        return page(self.t(title), f'<div class="fleet-page">{body}</div>', styles=("report.css", "fleet.css"))
+        return page(
+            self.t(f"Conformance fleet: {big}"), f'<div class="fleet-page">{body}</div>',
+            styles=("report.css", "fleet.css"),
+        )
 
     def masthead(self) -> str:
-        counts = self.f.verdict_counts()
         n = len(self.f.deployments)
-        ok = counts.get("conformant", 0)
-        if n == 0:
-            cls, big, why = "v-incomplete", "No results", "No readable results.json was given."
-        elif ok == n and not self.f.not_run:
-            cls, big, why = "v-conformant", f"All {n} conformant", "No deployment has a violation."
-        else:
-            cls = "v-not-conformant" if counts.get("not conformant") else "v-incomplete"
-            big = f"{n - ok} of {n} not conformant" if n - ok else f"All {n} conformant"
-            parts = [f"{v}: {c}" for v, c in counts.items()]
-            if self.f.not_run:
-                parts.append(f"did not run: {len(self.f.not_run)}")
-            why = " · ".join(parts)
+        cls, big, why = self.headline()
         return (
             '<header id="top">\n<div class="masthead"><h1>Conformance fleet</h1>'
             f'<span class="sub">{n} deployment{"s" if n != 1 else ""} · generated {self.t(_when(self.f.generated))}'
@@ -65,7 +73,7 @@ class _FleetPage:
             f'<div class="verdict {cls}" role="status"><div><div class="big">{self.t(big)}</div>'
             f'<div class="why">{self.t(why)}</div></div></div>\n'
             '<nav class="toc" aria-label="Sections"><a href="#deployments">Deployments</a> '
-            '<a href="#shared">Rules failing on several deployments</a></nav>\n</header>'
+            '<a href="#shared">Failing rules, most widespread first</a></nav>\n</header>'
         )
 
     def not_run(self) -> str:
@@ -95,8 +103,9 @@ class _FleetPage:
         rows = "\n".join(self.row(d) for d in self.f.deployments)
         return (
             '<section id="deployments">\n<h2>Deployments</h2>\n'
-            '<p class="muted small">Worst first. Each family cell shows the worst outcome of its rules on that '
-            "deployment; the deployment's name links to its own report.</p>\n"
+            '<p class="muted small">Worst first; each name links to the deployment\'s own report. A family cell '
+            "shows the worst outcome of that family's rules (rule × operation results): ✗ n violations, "
+            "⊘ n waived, ! n warnings, ✓ all held, – not applicable, ↷ not judged; hover for the counts.</p>\n"
             f'<div class="scroll"><table class="fleet"><thead>{head}</thead><tbody>\n{rows}\n</tbody></table>'
             "</div>\n</section>"
         )
@@ -112,13 +121,11 @@ class _FleetPage:
                 cells.append('<td class="empty">–</td>')
                 continue
             worst = cell.worst
-            if worst in ("violation", "waived", "warning"):
-                label = count_text(worst, cell.counts.get(worst, 0))
-            else:
-                label = count_text(worst, cell.counts.get(worst, 0)).split(" ", 1)[1]
-            detail = " · ".join(count_text(o, c) for o, c in cell.counts.items())
+            # Compact so that every family fits: the symbol, and the count where it matters.
+            label = str(cell.counts.get(worst, 0)) if worst in ("violation", "waived", "warning") else ""
+            detail = f"{fam}: " + " · ".join(count_text(o, c) for o, c in cell.counts.items())
             cells.append(
-                f'<td class="fam-cell {outcome_class(worst)}" title="{self.t(detail)}">'
+                f'<td class="fam-cell {outcome_class(worst)}" title="{self.t(detail)}" aria-label="{self.t(detail)}">'
                 f"{_SYMBOL.get(worst, '?')} {self.t(label)}</td>"
             )
         ref = ' <span class="muted small">(reference)</span>' if d.reference else ""
@@ -154,7 +161,7 @@ class _FleetPage:
         )
 
     def rules(self) -> str:
-        parts = ['<section id="shared">\n<h2>Rules failing on several deployments</h2>']
+        parts = ['<section id="shared">\n<h2>Failing rules, most widespread first</h2>']
         if self.f.failing_rules:
             parts.append(
                 '<p class="muted small">Most deployments first: a rule failing on many deployments points at a '

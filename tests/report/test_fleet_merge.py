@@ -106,3 +106,15 @@ def test_merge_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     (tmp_path / "empty").mkdir()
     assert main(["merge", str(tmp_path / "empty"), "-o", str(out)]) == 2
     assert "no results.json" in capsys.readouterr().err
+
+
+def test_headline_says_exactly_how_many_are_not_conformant(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    write_reports(sample_results(failing=False), runs / "a")
+    partial = sample_results(failing=False)
+    partial.summary.verdict = "partial"  # some tests deselected: not a violation, not a clean pass either
+    write_reports(partial, runs / "b")
+    _, paths = merge([runs], tmp_path / "out")
+    page = paths["html"].read_text(encoding="utf-8")
+    assert '<div class="verdict v-incomplete" role="status"><div><div class="big">1 of 2 conformant</div>' in page
+    assert "not conformant" not in page.split("<main>")[0]
