@@ -81,6 +81,8 @@ def build_response(ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
     choices = []
     for i in range(n):
         message: dict[str, Any] = {"role": "assistant", "content": answer.content}
+        if not ctx.is_mi:
+            message["refusal"] = None  # required (and nullable) since Azure OpenAI 2024-10-21
         if answer.tool_calls:
             message["tool_calls"] = [dict(c, function=dict(c["function"])) for c in answer.tool_calls]
         if answer.function_call:
@@ -88,6 +90,7 @@ def build_response(ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
         choice: dict[str, Any] = {"index": i, "finish_reason": answer.finish_reason, "message": message}
         if not ctx.is_mi:
             choice["content_filter_results"] = filter_results(ctx, prompt=False)
+            choice["logprobs"] = None  # required (and nullable) since Azure OpenAI 2024-10-21
         choices.append(choice)
     prompt = fakemodel.prompt_tokens(body.get("messages"))
     completion = answer.completion_tokens * n
@@ -125,7 +128,9 @@ def respond(ctx: RequestContext, body: dict[str, Any]) -> Response:
     check_content_filter(ctx, body)
     response = build_response(ctx, body)
     if body.get("stream") is True:
-        return streaming.sse_response(ctx, streaming.chat_chunks(ctx, response, chunk_object="chat.completion"))
+        # The model-inference chunk schema says "chat.completion"; Azure OpenAI's (2024-10-21) "chat.completion.chunk".
+        chunk_object = "chat.completion" if ctx.is_mi else "chat.completion.chunk"
+        return streaming.sse_response(ctx, streaming.chat_chunks(ctx, response, chunk_object=chunk_object))
     answer = json_ok(ctx, _json_faults(ctx, response))
     if ctx.faulted("body-invalid-json"):  # labelled JSON, cut mid-document (Content-Length matches)
         return Response(bytes(answer.body)[: len(answer.body) // 2], status_code=200, media_type="application/json")

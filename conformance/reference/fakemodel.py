@@ -246,7 +246,9 @@ def _stop_list(stop: Any) -> list[str]:
 def chat_answer(ctx: RequestContext, body: dict[str, Any]) -> Answer:
     """The one answer for a chat request (every choice of an `n` request is this answer)."""
     messages = body.get("messages")
-    max_tokens = body.get("max_tokens") if isinstance(body.get("max_tokens"), int) else None
+    # Azure OpenAI 2024-10-21 adds max_completion_tokens; when both are sent the smaller bound holds.
+    limits = [body[k] for k in ("max_tokens", "max_completion_tokens") if isinstance(body.get(k), int)]
+    max_tokens = min(limits) if limits else None
     seed = compact_json(messages)[:2000]
     if max_tokens is not None and max_tokens <= 0:
         return Answer(content="", finish_reason="length", completion_tokens=0)

@@ -11,7 +11,7 @@ AZURE_OPENAI = "azure-openai"
 #: api-versions served, per API (exactly the vendored specs).
 VERSIONS: dict[str, tuple[str, ...]] = {
     MODEL_INFERENCE: ("2024-05-01-preview", "2025-04-01", "2025-05-01"),
-    AZURE_OPENAI: ("2024-04-01-preview",),
+    AZURE_OPENAI: ("2024-04-01-preview", "2024-10-21"),
 }
 DEFAULT_VERSION = {MODEL_INFERENCE: "2025-05-01", AZURE_OPENAI: "2024-04-01-preview"}
 

@@ -35,9 +35,8 @@ def chat_chunks(ctx: RequestContext, response: dict[str, Any], *, chunk_object: 
     base = {"id": response["id"], "object": chunk_object, "created": response["created"], "model": response["model"]}
 
     def chunk(index: int, delta: dict[str, Any], finish: str | None, extra: dict | None = None) -> dict[str, Any]:
-        choice: dict[str, Any] = {"index": index, "delta": delta}
-        if mi or finish is not None:  # AOAI's finish_reason is a non-nullable string: omit it
-            choice["finish_reason"] = finish
+        # finish_reason is required and nullable in both APIs' chunk schemas.
+        choice: dict[str, Any] = {"index": index, "delta": delta, "finish_reason": finish}
         if not mi:
             choice["content_filter_results"] = response["choices"][0].get("content_filter_results", {})
         return {**base, "choices": [choice], **(extra or {})}
@@ -77,10 +76,7 @@ def _apply_faults(ctx: RequestContext, chunks: list[dict[str, Any]]) -> list[dic
     if ctx.faulted("stream-no-finish-reason"):
         for c in chunks:
             for ch in c.get("choices", []):
-                if ctx.is_mi:
-                    ch["finish_reason"] = None
-                else:
-                    ch.pop("finish_reason", None)
+                ch["finish_reason"] = None
     if ctx.faulted("stream-usage-mismatch") and "usage" in chunks[-1]:
         chunks[-1]["usage"]["total_tokens"] += 5
     content_chunks = [c for c in chunks if c.get("choices") and "content" in c["choices"][0].get("delta", {})]
@@ -136,9 +132,7 @@ def sse_response(ctx: RequestContext, chunks: list[dict[str, Any]]) -> Streaming
         events = events[: len(chunks) - 1]  # no final chunk, no [DONE]
         repeat = copy.deepcopy(chunks[-1])
         for choice in repeat.get("choices", []):
-            choice.pop("finish_reason", None)
-            if ctx.is_mi:
-                choice["finish_reason"] = None
+            choice["finish_reason"] = None
             choice["delta"] = {"content": " more"}
         repeat.pop("usage", None)
     media = "application/json" if ctx.faulted("stream-content-type-json") else "text/event-stream"

@@ -120,7 +120,9 @@ applies("CHAT-USAGE-SUM", "CHAT-CREATED", "CHAT-CHOICES-INDEX")(_any_completion)
 @applies("CHAT-MAX-TOKENS")
 def _has_max_tokens(ctx: RuleContext, ex: Exchange) -> bool:
     req = request_json(ex)
-    return _any_completion(ctx, ex) and (is_int(req.get("max_tokens")) or is_int(req.get("max_completion_tokens")))
+    # A negative limit bounds nothing a count could exceed meaningfully: only limits >= 0 are judged.
+    limit = req.get("max_completion_tokens") if is_int(req.get("max_completion_tokens")) else req.get("max_tokens")
+    return _any_completion(ctx, ex) and is_int(limit) and limit >= 0
 
 
 @applies("CHAT-STOP")

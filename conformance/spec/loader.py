@@ -38,8 +38,14 @@ from conformance.spec.schema import (
 _FILES = {"model-inference": "openapi.yaml", "azure-openai": "inference.json"}
 _DEFAULTS = {"model-inference": "2025-04-01", "azure-openai": "2024-04-01-preview"}
 _METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
-#: Where model-inference streams are validated (no operation references it; see specs/model-inference/NOTES.md).
-_MI_CHUNK = "#/components/schemas/StreamingChatCompletionsUpdate"
+#: The streamed chat chunk schema of each API: (spec version holding it, pointer). No operation references
+#: it (see specs/model-inference/NOTES.md). A version without one borrows it from the version named here:
+#: Azure OpenAI 2024-04-01-preview has no chunk schema, the stable 2024-10-21 is the first that has one
+#: (docs/behaviours.md, "Azure OpenAI streamed chunks").
+CHUNK_SCHEMAS: dict[str, tuple[str | None, str]] = {
+    "model-inference": (None, "#/components/schemas/StreamingChatCompletionsUpdate"),
+    "azure-openai": ("2024-10-21", "#/components/schemas/createChatCompletionStreamResponse"),
+}
 
 
 class _StringDateLoader(yaml.SafeLoader):
@@ -107,6 +113,8 @@ class Operation:
     stream_chunk_pointer: str | None
     streaming: bool
     summary: str = ""
+    #: The spec version whose document holds `stream_chunk_pointer` (None: this operation's own spec).
+    stream_chunk_version: str | None = None
 
     def path_regex(self) -> re.Pattern[str]:
         """The template as a regex matching a whole relative path (one segment per parameter)."""
@@ -219,23 +227,47 @@ class Spec:
             resp = self._deref(resp)
             content = (resp.get("content") if isinstance(resp, dict) else None) or {}
             responses[str(status)] = {
-                mt: self._schema_pointer(c, f"{resp_pointer}/content/{escape(mt)}") for mt, c in content.items()
+                mt: self._without_chunk_branch(self._schema_pointer(c, f"{resp_pointer}/content/{escape(mt)}"))
+                for mt, c in content.items()
             }
         streaming = self._has_boolean_property(req_pointer, "stream")
-        chunk = None
-        if streaming and template.endswith("/chat/completions"):
-            if _MI_CHUNK.rsplit("/", 1)[-1] in self._schema_names():
-                chunk = _MI_CHUNK
-            else:
-                # AOAI 2024-04-01-preview models no chunk and no `delta`: its chat 200 schema
-                # (`message` optional, extra properties allowed) is the only schema chunks can meet.
-                chunk = (responses.get("200") or {}).get("application/json")
+        chunk, chunk_version = self._chunk_schema() if streaming and template.endswith("/chat/completions") else (None, None)
         summary = op.get("summary") or (op.get("description") or "").strip().split("\n", 1)[0]
         return Operation(
             operation_id=op_id, method=method.upper(), path=template, parameters=tuple(params.values()),
             request_schema_pointer=req_pointer, request_media_types=tuple(media), responses=responses,
-            stream_chunk_pointer=chunk, streaming=streaming, summary=summary,
+            stream_chunk_pointer=chunk, streaming=streaming, summary=summary, stream_chunk_version=chunk_version,
         )
+
+    def _without_chunk_branch(self, pointer: str | None) -> str | None:
+        """Azure OpenAI 2024-10-21 declares its chat 200 as oneOf [response, stream chunk] under
+        application/json. A JSON body is the response (chunks arrive as server-sent events and are judged
+        by the chunk schema), so it is validated against the response branch alone: otherwise a response
+        with one defect would be reported against whichever branch it resembles least."""
+        if pointer is None:
+            return None
+        node = resolve_pointer(self.raw, pointer)
+        branches = node.get("oneOf") if isinstance(node, dict) and len(node) == 1 else None
+        if not isinstance(branches, list):
+            return pointer
+        chunk_pointers = {p for _, p in CHUNK_SCHEMAS.values()}
+        refs = [b.get("$ref") for b in branches if isinstance(b, dict)]
+        rest = [r for r in refs if r not in chunk_pointers]
+        if len(refs) == len(branches) and len(rest) == 1 and len(refs) == 2:
+            return rest[0]
+        return pointer
+
+    def _chunk_schema(self) -> tuple[str | None, str | None]:
+        """(pointer, version) of the streamed chat chunk schema: this spec's own, or the one its API's
+        chunk-schema version defines. Never the non-streamed response schema: a chunk is not a response."""
+        names = self._schema_names()
+        for _, pointer in CHUNK_SCHEMAS.values():
+            if pointer.rsplit("/", 1)[-1] in names:
+                return pointer, None
+        donor = CHUNK_SCHEMAS.get(self.api)
+        if donor is None or donor[0] is None or donor[0] not in available_versions(self.api):
+            return None, None
+        return donor[1], donor[0]
 
     def _schema_names(self) -> set[str]:
         return set((self.raw.get("components") or {}).get("schemas") or {})
@@ -363,9 +395,18 @@ class Spec:
         pointer = self.response_pointer(operation_id, status)
         return [] if pointer is None else self.validate(pointer, body, direction="response")
 
+    def stream_chunk_spec(self, operation_id: str) -> tuple[Spec, str] | None:
+        """(spec, pointer) streamed chunks of the operation are validated against, or None."""
+        op = self.operation(operation_id)
+        if op.stream_chunk_pointer is None:
+            return None
+        if op.stream_chunk_version in (None, self.version):
+            return self, op.stream_chunk_pointer
+        return load_spec(self.api, op.stream_chunk_version), op.stream_chunk_pointer
+
     def validate_stream_chunk(self, operation_id: str, chunk: Any) -> list[SchemaIssue]:
-        pointer = self.operation(operation_id).stream_chunk_pointer
-        return [] if pointer is None else self.validate(pointer, chunk, direction="response")
+        found = self.stream_chunk_spec(operation_id)
+        return [] if found is None else found[0].validate(found[1], chunk, direction="response")
 
     def component(self, pointer: str) -> str | None:
         return component_of(pointer)

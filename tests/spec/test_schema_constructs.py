@@ -360,4 +360,12 @@ def test_real_azure_openai_chat_responses_from_the_corpus_shape() -> None:
         "choices": [],
         "prompt_filter_results": [],
     }
-    assert _errors(spec.validate_stream_chunk("ChatCompletions_Create", first_chunk)) == []
+    # The prompt-filter opener is not a completion chunk: the chunk schema (2024-10-21) rejects its empty
+    # object; conformance/rules/streaming.py judges it by its documented shape instead.
+    assert _errors(spec.validate_stream_chunk("ChatCompletions_Create", first_chunk)) == [
+        ("$.object", "enum", S + "createChatCompletionStreamResponse/properties/object")
+    ]
+    content_chunk = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1700000000, "model": "gpt-4o",
+                     "system_fingerprint": "fp_1", "usage": None,
+                     "choices": [{"index": 0, "finish_reason": None, "logprobs": None, "delta": {"content": "hi"}}]}
+    assert _errors(spec.validate_stream_chunk("ChatCompletions_Create", content_chunk)) == []

@@ -18,7 +18,7 @@ MI_OPS = {"getChatCompletions", "getEmbeddings", "getImageEmbeddings", "getModel
 
 def test_versions_and_defaults() -> None:
     assert available_versions("model-inference") == ["2024-05-01-preview", "2025-04-01", "2025-05-01"]
-    assert available_versions("azure-openai") == ["2024-04-01-preview"]
+    assert available_versions("azure-openai") == ["2024-04-01-preview", "2024-10-21"]
     assert default_version("model-inference") == "2025-04-01"
     assert default_version("azure-openai") == "2024-04-01-preview"
     assert APIS == ("model-inference", "azure-openai")
@@ -78,8 +78,12 @@ def test_azure_openai_registry() -> None:
     chat = spec.operation("ChatCompletions_Create")
     assert chat.path == "/deployments/{deployment-id}/chat/completions"
     assert chat.streaming is True  # `stream` is inherited through allOf from chatCompletionsRequestCommon
-    # No chunk schema and no `delta` in this spec: chunks meet the chat 200 schema (message optional).
-    assert chat.stream_chunk_pointer == "#/components/schemas/createChatCompletionResponse"
+    # No chunk schema in this spec: chunks are validated against the stable 2024-10-21 chunk schema.
+    assert chat.stream_chunk_pointer == "#/components/schemas/createChatCompletionStreamResponse"
+    assert chat.stream_chunk_version == "2024-10-21"
+    chunk_spec, pointer = spec.stream_chunk_spec("ChatCompletions_Create")
+    assert chunk_spec.version == "2024-10-21" and pointer == chat.stream_chunk_pointer
+    assert spec.operation("Completions_Create").stream_chunk_pointer is None  # no completions chunk schema
     assert chat.parameter("deployment-id", "path").required
     emb = spec.operation("embeddings_create")
     assert emb.request_schema_pointer.startswith("#/paths/~1deployments~1{deployment-id}~1embeddings/post/")
