@@ -330,11 +330,11 @@ def check_tool_calls(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
                               value=shorten(_message(ch).get("tool_calls")))
             continue
         if reason not in ("tool_calls", *CUT):
-            # OpenAI-compatible services finish a forced *named* call with "stop": variant for errata.
+            # OpenAI models finish a forced call with "stop" (always when named): a variant for the errata.
             yield Finding("CHAT-TOOL-CALLS",
                           f"choice {i} called a tool but finish_reason is {shorten(reason)}, not 'tool_calls'",
                           path=f"$.choices[{i}].finish_reason", value=shorten(reason),
-                          variant="named-stop" if named and reason == "stop" else None)
+                          variant=("named-stop" if named else "required-stop") if reason == "stop" else None)
         for j, call in enumerate(calls):
             yield from _malformed_call(i, j, call, named)
 

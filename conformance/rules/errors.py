@@ -14,7 +14,7 @@ from typing import Any
 from conformance.rules._model import Finding, Level, Rule, RuleContext
 from conformance.rules.judge import applies
 from conformance.rules.registry import define, exchange_check
-from conformance.rules.schema_rules import issue_finding
+from conformance.rules.schema_rules import NULL_FOR_ABSENT, issue_finding, null_absent_issues
 from conformance.rules.views import is_int, response_json
 from conformance.text import shorten
 from conformance.transport.exchange import NO_JSON, Exchange
@@ -123,9 +123,12 @@ def check_error_shape(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     if variant == "azure-core":
         # The envelope is right; anything deeper (e.g. details without code) comes from the schema.
         pointer = ERROR_POINTERS.get(ctx.api)
-        for issue in ctx.spec.validate(pointer, body) if pointer else ():
+        issues = ctx.spec.validate(pointer, body) if pointer else []
+        tagged = null_absent_issues(issues, body, lambda doc: ctx.spec.validate(pointer, doc))
+        for issue in issues:
             f = issue_finding("ERROR-SHAPE", issue)
-            f.variant = "azure-core-invalid"
+            interchangeable = (issue.path, issue.keyword, issue.message) in tagged
+            f.variant = NULL_FOR_ABSENT if interchangeable else "azure-core-invalid"
             yield f
         return
     shown = shorten(ex.response.text[:400], 200) if body is NO_JSON else shorten(body, 200)

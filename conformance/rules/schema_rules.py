@@ -7,6 +7,7 @@ Content-Type, server errors).
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -65,8 +66,13 @@ def check_schema_response(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     assert ex.response is not None and ex.operation_id is not None
     body = response_json(ex.response)
     base64_asked = request_json(ex).get("encoding_format") == "base64"
-    for issue in ctx.spec.validate_response(ex.operation_id, ex.response.status, body):
+    issues = ctx.spec.validate_response(ex.operation_id, ex.response.status, body)
+    interchangeable = null_absent_issues(issues, body, lambda doc: ctx.spec.validate_response(
+        ex.operation_id, ex.response.status, doc))
+    for issue in issues:
         f = issue_finding("SCHEMA-RESPONSE", issue)
+        if (issue.path, issue.keyword, issue.message) in interchangeable:
+            f.variant = NULL_FOR_ABSENT
         # The embedding schemas say "array of numbers" while their own description (and every service)
         # allows a base64 string; tag exactly that case so an erratum can name it without hiding others.
         if base64_asked and issue.keyword == "type" and _EMBEDDING.fullmatch(issue.path) and issue.value[:1] == '"':
@@ -75,6 +81,82 @@ def check_schema_response(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
             f.variant = "base64-embedding"
             f.level = Level.NOTE
         yield f
+
+
+#: The variant of a schema finding that only says "null" where the property is optional, or "absent" where it
+#: is required but nullable: the OpenAI wire convention reads null and absent alike (C-NULL-FOR-ABSENT).
+NULL_FOR_ABSENT = "null-for-absent"
+_PATH_TOKEN = re.compile(r"\.([A-Za-z_][A-Za-z0-9_\-]*)|\[(\d+)\]")
+_MISSING = re.compile(r"^'([^']+)' is a required property$")
+#: The keywords a null value fails on a non-nullable property (an enum or const lists no null either).
+_NULL_KEYWORDS = ("type", "enum", "const")
+
+
+def _parse_path(path: str) -> list[str | int] | None:
+    """The parts of a `$.a[0].b` path as the validator renders it; None for what it cannot express."""
+    if not path.startswith("$"):
+        return None
+    parts: list[str | int] = []
+    pos = 0
+    for m in _PATH_TOKEN.finditer(path, 1):
+        if m.start() != pos + 1:
+            return None
+        parts.append(m.group(1) if m.group(1) is not None else int(m.group(2)))
+        pos = m.end() - 1
+    return parts if pos + 1 == len(path) else None
+
+
+def _at(doc: Any, parts: list[str | int]) -> Any:
+    for p in parts:
+        doc = doc[p]
+    return doc
+
+
+def null_absent_issues(issues: list[Any], instance: Any, revalidate: Any) -> set[tuple[str, str, str]]:
+    """(path, keyword, message) of the issues that vanish when null and absent are read alike.
+
+    A `type` issue on a null property is "null for absent" when the document without that property has
+    no `required` issue naming it (the property is optional); a `required` issue is "absent for null"
+    when the document with the property set to null has no issue about it (the property is nullable).
+    One re-validation of an edited copy answers every candidate at once; other issues are untouched.
+    """
+    nulls: dict[str, tuple[list[Any], list[str | int]]] = {}
+    missing: list[tuple[Any, list[str | int], str]] = []
+    for issue in issues:
+        if issue.level != "error":
+            continue
+        parts = _parse_path(issue.path)
+        if parts is None:
+            continue
+        if issue.keyword in _NULL_KEYWORDS and issue.value == "null" and parts and isinstance(parts[-1], str):
+            nulls.setdefault(issue.path, ([], parts))[0].append(issue)
+        elif issue.keyword == "required" and (m := _MISSING.match(issue.message)):
+            missing.append((issue, parts, m.group(1)))
+    if not nulls and not missing:
+        return set()
+    doc = copy.deepcopy(instance)
+    try:
+        for _, parts in nulls.values():
+            _at(doc, parts[:-1]).pop(parts[-1], None)
+        for _, parts, name in missing:
+            holder = _at(doc, parts)
+            if isinstance(holder, dict):
+                holder[name] = None
+    except (KeyError, IndexError, TypeError):
+        return set()
+    again = revalidate(doc)
+    still_missing = {(i.path, m.group(1)) for i in again if i.keyword == "required" and (m := _MISSING.match(i.message))}
+    troubled = {i.path for i in again if i.level == "error"}
+    out: set[tuple[str, str, str]] = set()
+    for path, (found, parts) in nulls.items():
+        parent = path[: len(path) - len(str(parts[-1])) - 1]
+        if (parent, parts[-1]) not in still_missing:
+            out.update((i.path, i.keyword, i.message) for i in found)
+    for issue, _, name in missing:
+        child = f"{issue.path}.{name}"
+        if (issue.path, name) not in still_missing and child not in troubled:
+            out.add((issue.path, issue.keyword, issue.message))
+    return out
 
 
 def issue_finding(rule_id: str, issue: Any, *, path_prefix: str = "") -> Finding:

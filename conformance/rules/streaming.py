@@ -20,7 +20,7 @@ from typing import Any
 from conformance.rules._model import Finding, Level, Rule, RuleContext
 from conformance.rules.judge import applies
 from conformance.rules.registry import define, exchange_check
-from conformance.rules.schema_rules import issue_finding
+from conformance.rules.schema_rules import NULL_FOR_ABSENT, issue_finding, null_absent_issues
 from conformance.rules.views import chunks, is_2xx, is_int, stream_requested, transcript
 from conformance.text import shorten
 from conformance.transport.exchange import Exchange, SSEEvent, StreamTranscript
@@ -246,49 +246,111 @@ def check_stream_complete(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
         )
 
 
+#: Azure OpenAI content-filter annotation messages (Azure OpenAI docs, "Content streaming"): the
+#: prompt-filter opener and the asynchronous filter's annotation chunks.
+PROMPT_FILTER_CHUNK = "aoai-prompt-filter-chunk"
+FILTER_ANNOTATION_CHUNK = "aoai-filter-annotation-chunk"
+#: Where the documented parts of an annotation message are defined in the Azure OpenAI chunk spec.
+_ANNOTATION_SCHEMAS = {
+    "prompt_filter_results": "#/components/schemas/promptFilterResults",
+    "prompt_annotations": "#/components/schemas/promptFilterResults",
+    "content_filter_results": "#/components/schemas/contentFilterChoiceResults",
+}
+
+
+def annotation_kind(chunk: Any) -> str | None:
+    """Which Azure OpenAI annotation message a chunk is, if any.
+
+    Both carry `id: ""` and no answer material: the opener has no choices and `prompt_filter_results`
+    (`prompt_annotations` in older api-versions); an annotation chunk has choices that carry only
+    `content_filter_results` / `content_filter_offsets` (no delta, or an empty one), before or after the
+    stop chunk. Documented in the Azure OpenAI "Content streaming" article ("Prompt annotation message",
+    "Annotation message").
+    """
+    if not isinstance(chunk, dict) or chunk.get("id") not in ("", None):
+        return None
+    choices = chunk.get("choices")
+    if not choices:
+        return PROMPT_FILTER_CHUNK if "prompt_filter_results" in chunk or "prompt_annotations" in chunk else None
+    if isinstance(choices, list) and all(
+        isinstance(ch, dict) and not _has_payload(ch)
+        and ("content_filter_results" in ch or "content_filter_offsets" in ch)
+        for ch in choices
+    ):
+        return FILTER_ANNOTATION_CHUNK
+    return None
+
+
 @exchange_check("STREAM-CHUNK-SCHEMA")
 def check_stream_chunk_schema(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     ts = _stream(ex)
     assert ts is not None
     if ex.operation_id is None:
         return
+    found = ctx.spec.stream_chunk_spec(ex.operation_id)
+    if found is None:
+        return
+    spec, pointer = found
     for i, chunk in chunks(ts):
-        for issue in ctx.spec.validate_stream_chunk(ex.operation_id, chunk):
-            f = issue_finding("STREAM-CHUNK-SCHEMA", issue, path_prefix=f"event[{i}]")
-            f.variant = "aoai-prompt-filter-chunk" if is_prompt_filter_chunk(chunk) else None
+        kind = annotation_kind(chunk)
+        prefix = f"event[{i}]"
+        if kind is not None and ctx.api == "azure-openai":
+            # Documented Azure OpenAI messages, not completion chunks: judged by their documented parts.
+            yield from _annotation_findings(spec, chunk, kind, prefix)
+            continue
+        issues = spec.validate(pointer, chunk)
+        tagged = null_absent_issues(issues, chunk, lambda doc: spec.validate(pointer, doc))
+        for issue in issues:
+            f = issue_finding("STREAM-CHUNK-SCHEMA", issue, path_prefix=prefix)
+            if kind is not None:
+                f.variant = kind
+            elif (issue.path, issue.keyword, issue.message) in tagged:
+                f.variant = NULL_FOR_ABSENT
             yield f
 
 
-def is_prompt_filter_chunk(chunk: Any) -> bool:
-    """The Azure OpenAI stream opener: `id: ""`, no choices, prompt filter results."""
-    return (
-        isinstance(chunk, dict)
-        and chunk.get("id") in ("", None)
-        and not chunk.get("choices")
-        and ("prompt_filter_results" in chunk or "prompt_annotations" in chunk)
-    )
+def _annotation_findings(spec: Any, chunk: dict[str, Any], kind: str, prefix: str) -> Iterator[Finding]:
+    """The filter results of an Azure OpenAI annotation message, against the spec's filter schemas."""
+    names = set((spec.raw.get("components") or {}).get("schemas") or {})
+    parts: list[tuple[str, Any, str]] = []
+    for key in ("prompt_filter_results", "prompt_annotations"):
+        if key in chunk:
+            parts.append((f"$.{key}", chunk[key], _ANNOTATION_SCHEMAS[key]))
+    for pos, ch in enumerate(chunk.get("choices") or []):
+        if isinstance(ch, dict) and "content_filter_results" in ch:
+            parts.append((f"$.choices[{pos}].content_filter_results", ch["content_filter_results"],
+                           _ANNOTATION_SCHEMAS["content_filter_results"]))
+    for where, value, pointer in parts:
+        if pointer.rsplit("/", 1)[-1] not in names:
+            continue
+        for issue in spec.validate(pointer, value):
+            f = issue_finding("STREAM-CHUNK-SCHEMA", issue, path_prefix=prefix)
+            f.path = prefix + where + issue.path[1:]
+            f.variant = kind
+            yield f
 
 
 @exchange_check("STREAM-SAME-ID")
 def check_stream_same_id(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     ts = _stream(ex)
     assert ts is not None
-    objs = [(i, c) for i, c in chunks(ts) if isinstance(c, dict)]
-    ids = Counter(c.get("id") for _, c in objs if not is_prompt_filter_chunk(c))
+    objs = [(i, c, annotation_kind(c)) for i, c in chunks(ts) if isinstance(c, dict)]
+    ids = Counter(c.get("id") for _, c, kind in objs if kind is None)
     if not ids:
         return
     # The stream's id is the one most chunks carry, so one odd chunk is blamed, not all the others.
     main, count = ids.most_common(1)[0]
-    for i, c in objs:
+    for i, c, kind in objs:
         cid = c.get("id", "<absent>")
-        if cid != main:
-            yield Finding(
-                "STREAM-SAME-ID",
-                f"event {i} has id {shorten(cid)} while {count} other chunk(s) have id {shorten(main)}",
-                path=f"event[{i}]$.id",
-                value=shorten(cid),
-                variant="aoai-prompt-filter-chunk" if is_prompt_filter_chunk(c) else None,
-            )
+        if cid == main or (kind is not None and ctx.api == "azure-openai"):
+            continue  # Azure OpenAI's annotation messages are documented with id "": not completion chunks
+        yield Finding(
+            "STREAM-SAME-ID",
+            f"event {i} has id {shorten(cid)} while {count} other chunk(s) have id {shorten(main)}",
+            path=f"event[{i}]$.id",
+            value=shorten(cid),
+            variant=kind,
+        )
 
 
 @exchange_check("STREAM-FIRST-ROLE")

@@ -126,8 +126,13 @@ def test_named_tool_choice_finishing_with_stop_is_an_erratum() -> None:
     assert strict.path == "$.choices[0].finish_reason" and strict.value == '"stop"'
     [azure] = of(judge(ex({"tools": TOOLS, "tool_choice": named}, body), profile="azure"), "CHAT-TOOL-CALLS")
     assert azure.level == Level.WARNING
+    # "required" finishing with "stop" is seen too (Mirascope/mirascope#256): the same erratum, own variant.
     [req] = of(judge(ex({"tools": TOOLS, "tool_choice": "required"}, body), profile="azure"), "CHAT-TOOL-CALLS")
-    assert req.variant is None and req.level == Level.VIOLATION
+    assert req.variant == "required-stop" and req.level == Level.WARNING
+    # Any other finish_reason stays a violation with no variant.
+    odd = answer(None, "end_turn", tool_calls=[call()])
+    [other] = of(judge(ex({"tools": TOOLS, "tool_choice": "required"}, odd), profile="azure"), "CHAT-TOOL-CALLS")
+    assert other.variant is None and other.level == Level.VIOLATION
 
 
 def test_tool_name() -> None:

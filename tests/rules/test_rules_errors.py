@@ -52,7 +52,7 @@ def test_classify_error(body: object, variant: str) -> None:
 
 
 OBSERVED = ["rest-reference-top-level", "fastapi-detail", "apim-statuscode", "error-array", "json-in-string",
-            "code-integer"]
+            "code-integer", "code-null"]
 SAMPLES = {
     "rest-reference-top-level": {"status": 400, "code": "content_filter", "message": "filtered"},
     "fastapi-detail": {"detail": "Extra parameters ['n'] are not allowed"},
@@ -90,12 +90,23 @@ def test_error_shape_validates_deeper_against_the_spec() -> None:
     assert {f.path for f in found} == {"$.error.details[0]"} and found[0].keyword == "required"
 
 
-def test_aoai_error_nulls_are_an_erratum_only_on_azure_openai() -> None:
+def test_openai_style_error_nulls_follow_the_null_for_absent_convention() -> None:
     body = {"error": {"message": "filtered", "type": None, "param": "prompt", "code": "content_filter"}}
     [strict] = of(judge(err(body, api="azure-openai"), api="azure-openai", profile="strict"), "ERROR-SHAPE")
     assert strict.path == "$.error.type" and strict.value == "null" and strict.level == Level.VIOLATION
+    assert strict.variant == "null-for-absent"
     [azure] = of(judge(err(body, api="azure-openai"), api="azure-openai", profile="azure"), "ERROR-SHAPE")
-    assert azure.level == Level.WARNING and (azure.erratum or "").startswith("E-AOAI-ERROR-NULLS")
+    assert azure.level == Level.WARNING and (azure.erratum or "").startswith("C-NULL-FOR-ABSENT")
+    # A wrong type that is not null is no absence: it stays a violation.
+    wrong = {"error": {"message": "filtered", "type": 3, "code": "content_filter"}}
+    [bad] = of(judge(err(wrong, api="azure-openai"), api="azure-openai", profile="azure"), "ERROR-SHAPE")
+    assert bad.level == Level.VIOLATION and bad.variant == "azure-core-invalid"
+
+
+def test_openai_style_null_code_is_a_convention_warning() -> None:
+    body = {"error": {"message": "server error", "type": "server_error", "param": None, "code": None}}
+    [azure] = of(judge(err(body, api="azure-openai", status=500), api="azure-openai", profile="azure"), "ERROR-SHAPE")
+    assert azure.variant == "code-null" and (azure.erratum or "").startswith("C-OPENAI-ERROR-STYLE")
 
 
 def test_error_content_type() -> None:

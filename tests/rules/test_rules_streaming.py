@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from conformance.rules._model import Level
 from conformance.transport.sse import SSEParser
 from tests.rules.helpers import applied, exchange, judge, of, sse_of
@@ -106,7 +108,7 @@ def test_stream_chunk_schema_prefixes_the_event_index() -> None:
     [f] = [f for f in strict if f.level == Level.VIOLATION]
     assert f.path == "event[1]$.object" and f.value == '"chat.completion.chunk"' and f.keyword == "enum"
     [w] = of(judge(stream_ex(sse_of(*bad)), profile="azure"), "STREAM-CHUNK-SCHEMA")
-    assert w.level == Level.WARNING and (w.erratum or "").startswith("E-STREAM-OBJECT-CHUNK")
+    assert w.level == Level.WARNING and (w.erratum or "").startswith("C-OPENAI-WIRE-SHAPES")
     typed = [GOOD[0], chunk({"content": "x"}, created="yesterday"), *GOOD[2:]]
     [t] = of(judge(stream_ex(sse_of(*typed)), profile="azure"), "STREAM-CHUNK-SCHEMA")
     assert t.level == Level.VIOLATION and t.path == "event[1]$.created"
@@ -210,3 +212,84 @@ def test_stream_framing_catches_events_separated_by_a_single_newline() -> None:
     assert ex.response is not None
     ex.response.stream = cut.close(cut_reason="timeout")
     assert of(judge(ex), "STREAM-FRAMING") == []
+
+
+# -- Azure OpenAI annotation messages (docs: "Content streaming") ----------------------------------
+
+_SAFE = {"filtered": False, "severity": "safe"}
+_FILTER = {"hate": _SAFE, "self_harm": _SAFE, "sexual": _SAFE, "violence": _SAFE}
+
+
+def _aoai(delta: dict[str, Any] | None = None, finish: str | None = None, **top: Any) -> dict[str, Any]:
+    return chunk(delta, finish, **{"object": "chat.completion.chunk", "id": "chatcmpl-1", **top})
+
+
+def _annotation(check: int, finish: str | None = None, results: Any = None) -> dict[str, Any]:
+    """The asynchronous filter's annotation chunk, as the Azure OpenAI docs show it (no delta)."""
+    return {"id": "", "object": "", "created": 0, "model": "", "usage": None, "choices": [
+        {"index": 0, "finish_reason": finish, "content_filter_results": _FILTER if results is None else results,
+         "content_filter_offsets": {"check_offset": check, "start_offset": 0, "end_offset": check}}]}
+
+
+AOAI_STREAM = [
+    {**AOAI_OPENER, "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": _FILTER}], "usage": None},
+    _aoai({"role": "assistant", "content": ""}),
+    _aoai({"content": "Hel"}),
+    _annotation(3),
+    _aoai({"content": "lo"}),
+    _aoai({}, "stop"),
+    _annotation(5),  # after the stop chunk
+    _aoai({}, None, choices=[], usage={"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7}),
+]
+
+
+def _aoai_judge(events: list[Any], profile: str) -> list[Any]:
+    ex = stream_ex(sse_of(*events), op="ChatCompletions_Create", api="azure-openai")
+    return judge(ex, api="azure-openai", profile=profile)
+
+
+def test_annotation_kinds() -> None:
+    from conformance.rules.streaming import annotation_kind
+
+    assert [annotation_kind(c) for c in AOAI_STREAM] == [
+        "aoai-prompt-filter-chunk", None, None, "aoai-filter-annotation-chunk", None, None,
+        "aoai-filter-annotation-chunk", None]
+    # A chunk with content is never an annotation, even with an empty id.
+    assert annotation_kind({**_aoai({"content": "x"}), "id": ""}) is None
+
+
+@pytest.mark.parametrize("profile", ["strict", "azure"])
+def test_documented_azure_openai_stream_passes_in_every_profile(profile: str) -> None:
+    found = [f for f in _aoai_judge(AOAI_STREAM, profile) if f.level != Level.NOTE]
+    assert found == [], [f.render(with_request=False) for f in found]
+
+
+def test_annotation_filter_results_are_judged_by_their_schema() -> None:
+    bad = [*AOAI_STREAM[:3], _annotation(3, results={"hate": {"filtered": "no", "severity": "safe"}}), *AOAI_STREAM[4:]]
+    [f] = of(_aoai_judge(bad, "strict"), "STREAM-CHUNK-SCHEMA")
+    assert f.path == "event[3]$.choices[0].content_filter_results.hate.filtered" and f.level == Level.VIOLATION
+    assert f.variant == "aoai-filter-annotation-chunk"
+
+
+def test_a_completion_chunk_with_another_id_is_still_caught_on_azure_openai() -> None:
+    odd = [*AOAI_STREAM[:4], _aoai({"content": "lo"}, id="chatcmpl-2"), *AOAI_STREAM[5:]]
+    [f] = of(_aoai_judge(odd, "azure"), "STREAM-SAME-ID")
+    assert f.path == "event[4]$.id" and f.level == Level.VIOLATION and f.variant is None
+
+
+def test_annotation_messages_on_model_inference_are_convention_warnings() -> None:
+    stream = [AOAI_OPENER, *GOOD[:3], _annotation(5), GOOD[3]]
+    strict = [f for f in judge(stream_ex(sse_of(*stream)), profile="strict") if f.level == Level.VIOLATION]
+    assert {f.rule_id for f in strict} == {"STREAM-CHUNK-SCHEMA", "STREAM-SAME-ID"}
+    assert {f.variant for f in strict} == {"aoai-prompt-filter-chunk", "aoai-filter-annotation-chunk"}
+    azure = [f for f in judge(stream_ex(sse_of(*stream)), profile="azure") if f.level != Level.NOTE]
+    assert azure and all(f.level == Level.WARNING and (f.erratum or "").startswith("C-AOAI-ANNOTATION-CHUNKS")
+                         for f in azure)
+
+
+def test_usage_null_in_chunks_is_null_for_absent() -> None:
+    stream = [chunk({"role": "assistant", "content": ""}, usage=None), *GOOD[1:]]
+    [strict] = of(judge(stream_ex(sse_of(*stream)), profile="strict"), "STREAM-CHUNK-SCHEMA")
+    assert strict.path == "event[0]$.usage" and strict.variant == "null-for-absent"
+    [azure] = of(judge(stream_ex(sse_of(*stream)), profile="azure"), "STREAM-CHUNK-SCHEMA")
+    assert (azure.erratum or "").startswith("C-NULL-FOR-ABSENT")
