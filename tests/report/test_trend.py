@@ -86,7 +86,7 @@ def test_waived_and_no_longer_judged_are_not_fixes(tmp_path: Path) -> None:
     root = tmp_path / "t"
     write_results_json(night(NIGHTS[0], {"STREAM-DONE": "violation", "CHAT-USAGE-SUM": "violation"}),
                        root / "a" / f"{NIGHTS[0]}.json")
-    write_results_json(night(NIGHTS[1], {"STREAM-DONE": "waived", "CHAT-USAGE-SUM": "skipped"}),
+    write_results_json(night(NIGHTS[1], {"STREAM-DONE": "waived", "CHAT-USAGE-SUM": "not_applicable"}),
                        root / "a" / f"{NIGHTS[1]}.json")
     (d,) = collect(root).deployments
     assert sorted((e.rule_id, e.kind) for e in d.events) == [
