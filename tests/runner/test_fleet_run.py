@@ -36,6 +36,16 @@ def test_target_names_and_forwarded_arguments() -> None:
     assert refused_options(["--endpoint=https://x", "--baseline", "b.json"]) == ["--endpoint", "--baseline"]
 
 
+def test_fleet_usage_errors_exit_2_before_anything_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from conformance.cli import main
+
+    two = ["run", "--target", "a.yaml", "--target", "b.yaml", "--report-dir", str(tmp_path)]
+    assert main([*two, "--endpoint", "https://x.example/models"]) == 2
+    assert "--endpoint names one deployment" in capsys.readouterr().err
+    assert main([*two, "--parallel-targets", "0"]) == 2
+    assert list(tmp_path.iterdir()) == []  # nothing was started or written
+
+
 @pytest.fixture(scope="module")
 def fleet_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
     root = tmp_path_factory.mktemp("fleet")
