@@ -49,7 +49,7 @@ def run_schemathesis(spec: Path, endpoint: str, api_version: str, key: str, exam
 
 
 def exchange_rule_count() -> int:
-    from conformance.rules.registry import all_rules
+    from conformance.rules.catalogue import all_rules
 
     return sum(1 for r in all_rules() if r.scope == "exchange")
 

@@ -214,7 +214,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
-    from conformance.rules.registry import all_rules
+    from conformance.rules.catalogue import all_rules
 
     rules = all_rules()
     if args.json:

@@ -32,7 +32,7 @@ from typing import Any
 from conformance.constants import APIS, PROFILES
 from conformance.reference.faults import FAULTS, Fault
 from conformance.rules._model import Level
-from conformance.rules.registry import all_rules
+from conformance.rules.catalogue import all_rules
 
 #: A smoke run takes seconds; this only bounds a run that hangs (see docs/selftest.md for timings).
 DEFAULT_TIMEOUT = 180.0

@@ -27,7 +27,7 @@ def test_help_lists_every_command_and_the_exit_codes() -> None:
 
 
 def test_rules_catalogue_prints_every_rule_with_its_source(capsys) -> None:
-    from conformance.rules.registry import all_rules
+    from conformance.rules.catalogue import all_rules
 
     assert main(["rules", "--json"]) == 0
     printed = json.loads(capsys.readouterr().out)

@@ -21,7 +21,7 @@ from hostile.servers import MUTANTS, ChildRun, child_env, mutating_proxy, run_cl
 
 from conformance.reference import running_reference
 from conformance.rules._model import Level
-from conformance.rules.registry import all_rules
+from conformance.rules.catalogue import all_rules
 from conformance.selftest import (
     SELFTEST_LIMITS,
     FaultVerdict,

@@ -14,6 +14,7 @@ from conformance.reference import _spec
 from conformance.reference.context import RequestContext
 from conformance.reference.errors import ApiError
 from conformance.reference.settings import VERSIONS
+from conformance.text import shorten
 
 EXTRA_PARAMETER_MODES = ("error", "drop", "pass-through")
 
@@ -116,8 +117,7 @@ async def read_json(request: Request, ctx: RequestContext) -> Any:
 
 
 def _shorten(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False, default=str)
-    return text if len(text) <= 80 else text[:79] + "…"
+    return shorten(value, 80)
 
 
 def check_schema(ctx: RequestContext, operation_id: str, body: Any) -> bool:

@@ -25,11 +25,12 @@ class RuleBook:
         from conformance.rules import registry
 
         try:
-            return cls({r.id: r for r in registry.all_rules()})
+            from conformance.rules.catalogue import all_rules
+
+            return cls({r.id: r for r in all_rules()})
         except Exception as exc:  # a broken family module must not cost the user the report
-            # Fall back to whatever registered before the failure (the registry's own table).
-            partial = dict(getattr(registry, "_RULES", {}))
-            return cls(partial, f"{type(exc).__name__}: {exc}")
+            # Fall back to whatever was declared before the failure.
+            return cls(dict(registry.declared_rules()), f"{type(exc).__name__}: {exc}")
 
     def get(self, rule_id: str) -> Rule | None:
         return self.rules.get(rule_id)

@@ -122,7 +122,7 @@ class ResultCollector:
 
     # -- results ------------------------------------------------------------------------------
     def rule_results(self) -> list[RuleResult]:
-        from conformance.rules.registry import get_rule
+        from conformance.rules.catalogue import get_rule
 
         by_key: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for f in self.findings:

@@ -1,7 +1,5 @@
-"""Rules: stable ids, statements, sources, levels, and the checks that judge exchanges."""
+"""Rules: stable ids, statements, sources, levels, and the checks that judge exchanges.
 
-from conformance.rules._model import Finding, Level, Rule, RuleContext
-from conformance.rules.registry import all_rules, define, exchange_check, get_rule
-from conformance.text import shorten
-
-__all__ = ["Finding", "Level", "Rule", "RuleContext", "all_rules", "define", "exchange_check", "get_rule", "shorten"]
+`registry.rule` declares a rule on its check; `catalogue` lists them; `judge` runs the exchange rules
+on an exchange; `profiles` applies the errata; `views` reads exchanges for the checks.
+"""

@@ -10,9 +10,11 @@ turns it into the one-paragraph failure message.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from conformance.transport.curl import to_curl
 
 if TYPE_CHECKING:
     from conformance.transport.exchange import Exchange
@@ -55,6 +57,12 @@ class Rule:
     scope: str = "exchange"
     #: Which API(s) it applies to: "model-inference", "azure-openai" or "any".
     api: str = "any"
+    #: The check: (RuleContext, Exchange) -> findings for exchange rules; the judge of the exchanges
+    #: one test made for behaviour rules. Findings it yields carry this rule (see `registry.rule`).
+    check: Callable[..., Iterable[Finding]] | None = field(default=None, compare=False, repr=False)
+    #: Applicability predicate of an exchange rule: (RuleContext, Exchange) -> bool. A rule "passes" only
+    #: where it applied. None: it applies whenever the exchange got a response.
+    applies: Callable[..., bool] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
@@ -63,9 +71,8 @@ class Rule:
 
 @dataclass
 class Finding:
-    """One deviation from one rule, at one place."""
+    """One deviation from one rule, at one place. The rule comes from the check that yielded it."""
 
-    rule_id: str
     message: str
     #: JSON path of the offending value inside the body/chunk ("$.choices[0].finish_reason"), or a
     #: pseudo path for non-body things ("header:content-type", "status", "stream:event[3]").
@@ -85,12 +92,14 @@ class Finding:
     exchange: Exchange | None = None
     #: Set when a waiver accepted this finding (reason).
     waived: str | None = None
+    #: The rule's id; filled from the check that yielded the finding.
+    rule_id: str = ""
+    #: The rule itself (statement and source for the message); filled with `rule_id`.
+    rule: Rule | None = field(default=None, repr=False, compare=False)
 
     def render(self, *, with_request: bool = True) -> str:
         """The failure message: rule, operation, where, what, source, and how to reproduce."""
-        from conformance.rules.registry import get_rule
-
-        rule = get_rule(self.rule_id)
+        rule = self.rule
         lines = [f"[{self.rule_id}] {self.level.value}: {rule.statement if rule else ''}".rstrip()]
         if self.operation_id:
             lines.append(f"  operation: {self.operation_id}")
@@ -106,8 +115,6 @@ class Finding:
         if self.waived:
             lines.append(f"  waived: {self.waived}")
         if with_request and self.exchange is not None:
-            from conformance.transport.curl import to_curl
-
             lines.append(f"  reproduce: {to_curl(self.exchange.request)}")
             if self.exchange.response is not None:
                 lines.append(f"  response status: {self.exchange.response.status}")
@@ -144,20 +151,3 @@ class RuleContext:
 
 
 ExchangeCheck = Callable[[RuleContext, "Exchange"], Iterable[Finding]]
-
-
-@dataclass
-class RegisteredCheck:
-    rule: Rule
-    func: ExchangeCheck
-
-
-def iter_findings(check: RegisteredCheck, ctx: RuleContext, exchange: Exchange) -> Iterator[Finding]:
-    for f in check.func(ctx, exchange) or ():
-        if not f.rule_id:
-            f.rule_id = check.rule.id
-        if f.operation_id is None:
-            f.operation_id = exchange.operation_id
-        if f.exchange is None:
-            f.exchange = exchange
-        yield f

@@ -12,8 +12,8 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
-from conformance.rules._model import Finding, Level, Rule
-from conformance.rules.registry import behaviour_check, define
+from conformance.rules._model import Finding, Level
+from conformance.rules.registry import rule
 from conformance.text import shorten
 from conformance.transport.exchange import NO_JSON, Exchange
 
@@ -22,158 +22,14 @@ EXT = f'{REST_REF}, "Extensibility"'
 CAPS = f'{REST_REF}, "Models with disparate set of capabilities"'
 
 
-def _b(id: str, family: str, statement: str, source: str, level: Level = Level.VIOLATION, api: str = "any") -> Rule:
-    return define(Rule(id, family, statement, source, level, scope="behaviour", api=api))
-
-
 # -- generated requests ------------------------------------------------------------------------
-_b(
-    "POSITIVE-ACCEPTED",
-    "schema",
-    "A request that is valid per the spec gets 2xx, or a documented refusal (422 for an unclaimed "
-    "capability, the content-filter error, 429).",
-    "spec: request body schema of the operation; "
-    f"{CAPS}: \"A specific error is returned on those cases where the model can't support a specific parameter.\"",
-)
-_b(
-    "NEGATIVE-REJECTED",
-    "errors",
-    "A schema-invalid request (missing required fields, wrong types, out-of-range numbers, malformed "
-    "JSON, wrong content type) gets a 4xx with an error body, never 2xx and never 5xx.",
-    "spec: request body schema + #/components/schemas/Azure.Core.Foundations.ErrorResponse (default response)",
-)
 # -- auth --------------------------------------------------------------------------------------
-_b(
-    "AUTH-MISSING",
-    "auth",
-    "A request without a credential is refused with 401 and an error body (403 is accepted as a warning).",
-    "spec: securitySchemes ApiKeyAuth (header api-key) / BearerAuth / OAuth2Auth; HTTP semantics (RFC 9110 §15.5.2)",
-)
-_b(
-    "AUTH-WRONG",
-    "auth",
-    "A request with a wrong credential is refused with 401 and an error body.",
-    "spec: securitySchemes; HTTP semantics (RFC 9110 §15.5.2)",
-)
-_b(
-    "AUTH-SCHEMES",
-    "auth",
-    "Every credential scheme the target claims (api-key header, Authorization: Bearer) is accepted.",
-    "spec: security: [ApiKeyAuth], [BearerAuth], [OAuth2Auth]",
-)
 # -- api-version -------------------------------------------------------------------------------
-_b(
-    "APIVERSION-MISSING",
-    "api-version",
-    "A request without the required api-version query parameter is refused with 400 and an ErrorResponse.",
-    "spec: parameters api-version (in: query, required: true); Azure REST API guidelines",
-)
-_b(
-    "APIVERSION-UNKNOWN",
-    "api-version",
-    "A request with an api-version the service does not support is refused with a 4xx error.",
-    "spec: parameters api-version; Azure REST API guidelines (unsupported api-version -> 400)",
-)
-_b(
-    "APIVERSION-SUPPORTED",
-    "api-version",
-    "Every vendored api-version the target claims works.",
-    "spec: info.version / Versions enum",
-)
 # -- routes ------------------------------------------------------------------------------------
-_b(
-    "ROUTE-NOT-FOUND",
-    "errors",
-    "An unknown route answers 404 with a JSON error body.",
-    "HTTP semantics (RFC 9110 §15.5.5); spec default response ErrorResponse",
-    Level.WARNING,
-)
-_b(
-    "METHOD-NOT-ALLOWED",
-    "errors",
-    "A known route called with a method it does not define answers 405 with a JSON error body.",
-    "HTTP semantics (RFC 9110 §15.5.6); spec paths",
-    Level.WARNING,
-)
 # -- extra-parameters --------------------------------------------------------------------------
-_b(
-    "EXTRA-PARAMS-ERROR",
-    "extra-parameters",
-    "With extra-parameters absent or `error`, a body with an undefined parameter is rejected with a 4xx error.",
-    f'{EXT}: "The default value for extra-parameters is error which returns an error if an extra parameter '
-    'is indicated in the payload."',
-    api="model-inference",
-)
-_b(
-    "EXTRA-PARAMS-DROP",
-    "extra-parameters",
-    "With extra-parameters: drop, the same request succeeds (2xx) and the unknown parameter is ignored.",
-    f'{EXT}: "Alternatively, you can set extra-parameters: drop to drop any unknown parameter in the request."',
-    api="model-inference",
-)
-_b(
-    "EXTRA-PARAMS-PASS-THROUGH",
-    "extra-parameters",
-    "With extra-parameters: pass-through, parameters the model accepts succeed, and a parameter the model "
-    "cannot handle yields an error, not a silent 200.",
-    f'{EXT}: "By setting a header extra-parameters: pass-through, the API will attempt to pass any unknown '
-    'parameter directly to the underlying model. If the model can handle that parameter, the request completes."',
-    api="model-inference",
-)
-_b(
-    "EXTRA-PARAMS-INVALID",
-    "extra-parameters",
-    "An extra-parameters header value other than error, drop or pass-through is rejected with a 4xx error.",
-    "spec: #/components/parameters (extra-parameters: ExtraParameters = error | drop | pass-through)",
-    api="model-inference",
-)
 # -- unsupported parameters --------------------------------------------------------------------
-_b(
-    "UNSUPPORTED-422",
-    "unsupported-parameters",
-    "A parameter or value the target claims unsupported is refused with 422, error code "
-    "parameter_not_supported, naming the offending parameter.",
-    f'{CAPS}: "since the model doesn\'t support such capability an error 422 is returned to the user" '
-    '(example body: code "parameter_not_supported", detail.loc ["body", "response_format"])',
-)
-_b(
-    "SUPPORTED-NOT-422",
-    "unsupported-parameters",
-    "A parameter or value the target claims supported is never refused with 422.",
-    f"{CAPS}; the target file's capabilities",
-)
 # -- content filter ----------------------------------------------------------------------------
-_b(
-    "CONTENT-FILTER",
-    "content-filter",
-    "A prompt the deployment's content filter blocks yields a 400 error with code content_filter, or a 200 "
-    "whose choice ends with finish_reason content_filter; never a 5xx, a 200 without a filter signal, or another code.",
-    f'{REST_REF}, "Content safety": example response {{"status": 400, "code": "content_filter", ...}}; '
-    "spec: CompletionsFinishReason content_filter",
-)
 # -- streaming / semantics that need two requests ----------------------------------------------
-_b(
-    "STREAM-CONSISTENCY",
-    "streaming",
-    "At temperature 0 with a seed, streamed and non-streamed content agree (a difference is a warning: models "
-    "are not deterministic).",
-    "spec: ChatCompletionsOptions.seed (\"Determinism is not guaranteed\")",
-    Level.WARNING,
-)
-_b(
-    "CHAT-TOOL-FOLLOWUP",
-    "semantics",
-    "A follow-up turn carrying the assistant's tool_calls and a `tool` message with the result is accepted (2xx).",
-    "spec: #/components/schemas/ChatRequestToolMessage, ChatRequestAssistantMessage.tool_calls",
-)
-_b(
-    "EMB-BASE64-AGREES",
-    "semantics",
-    "The base64 answer decodes to the same vector as the float answer for the same input (within tolerance).",
-    "spec: #/components/schemas/EmbeddingEncodingFormat (base64: \"Get back binary representation of the "
-    'embeddings encoded as Base64 string")',
-    Level.WARNING,
-)
 
 
 # ==============================================================================================
@@ -249,14 +105,14 @@ def _json(ex: Exchange) -> Any:
     return ex.response.json if ex.response is not None else NO_JSON
 
 
-def _finding(rule: str, ex: Exchange, message: str, *, path: str = "status", value: Any = None, **kw: Any) -> Finding:
+def _finding(ex: Exchange, message: str, *, path: str = "status", value: Any = None, **kw: Any) -> Finding:
     shown = shorten(value) if value is not None else (str(status_of(ex)) if path == "status" else None)
-    return Finding(rule_id=rule, message=message, path=path, value=shown, exchange=ex, operation_id=ex.operation_id, **kw)
+    return Finding(message=message, path=path, value=shown, exchange=ex, operation_id=ex.operation_id, **kw)
 
 
-def _transport(rule: str, ex: Exchange) -> Finding | None:
+def _transport(ex: Exchange) -> Finding | None:
     if ex.response is None:
-        return _finding(rule, ex, f"no response: {ex.error or 'unknown transport error'}", path="transport", value=None)
+        return _finding(ex, f"no response: {ex.error or 'unknown transport error'}", path="transport", value=None)
     return None
 
 
@@ -269,10 +125,18 @@ def _is_error_body(ex: Exchange) -> bool:
 # ==============================================================================================
 
 
-@behaviour_check("POSITIVE-ACCEPTED")
+@rule(
+    "POSITIVE-ACCEPTED",
+    "schema",
+    "A request that is valid per the spec gets 2xx, or a documented refusal (422 for an unclaimed "
+    "capability, the content-filter error, 429).",
+    "spec: request body schema of the operation; "
+    f"{CAPS}: \"A specific error is returned on those cases where the model can't support a specific parameter.\"",
+    scope="behaviour",
+)
 def positive_accepted(ex: Exchange, *, unclaimed: set[str] | None = None) -> Iterator[Finding]:
     """`unclaimed`: request features the target does not claim (a 422 naming one is a documented refusal)."""
-    if (f := _transport("POSITIVE-ACCEPTED", ex)) is not None:
+    if (f := _transport(ex)) is not None:
         yield f
         return
     st = ex.response.status
@@ -285,10 +149,9 @@ def positive_accepted(ex: Exchange, *, unclaimed: set[str] | None = None) -> Ite
     if st == 400 and code == "content_filter":
         return
     if st >= 500:
-        yield _finding("POSITIVE-ACCEPTED", ex, f"a valid request got a server error {st}")
+        yield _finding(ex, f"a valid request got a server error {st}")
         return
     yield _finding(
-        "POSITIVE-ACCEPTED",
         ex,
         f"a request the suite believes valid per the spec was refused with {st} "
         f"({shorten(fields['message'] or ex.response.text, 160)}); if the request is in fact invalid, the "
@@ -296,64 +159,95 @@ def positive_accepted(ex: Exchange, *, unclaimed: set[str] | None = None) -> Ite
     )
 
 
-@behaviour_check("NEGATIVE-REJECTED")
+@rule(
+    "NEGATIVE-REJECTED",
+    "errors",
+    "A schema-invalid request (missing required fields, wrong types, out-of-range numbers, malformed "
+    "JSON, wrong content type) gets a 4xx with an error body, never 2xx and never 5xx.",
+    "spec: request body schema + #/components/schemas/Azure.Core.Foundations.ErrorResponse (default response)",
+    scope="behaviour",
+)
 def negative_rejected(ex: Exchange, *, why_invalid: str) -> Iterator[Finding]:
-    if (f := _transport("NEGATIVE-REJECTED", ex)) is not None:
+    if (f := _transport(ex)) is not None:
         yield f
         return
     st = ex.response.status
     if 400 <= st < 500:
         if not ex.response.body:
-            yield _finding("NEGATIVE-REJECTED", ex, f"rejected with {st} but without an error body ({why_invalid})", path="body")
+            yield _finding(ex, f"rejected with {st} but without an error body ({why_invalid})", path="body")
         return
     kind = "accepted" if st < 400 else "answered with a server error"
-    yield _finding("NEGATIVE-REJECTED", ex, f"an invalid request was {kind} ({st}); it is invalid because {why_invalid}")
+    yield _finding(ex, f"an invalid request was {kind} ({st}); it is invalid because {why_invalid}")
 
 
-@behaviour_check("AUTH-MISSING")
+@rule(
+    "AUTH-MISSING",
+    "auth",
+    "A request without a credential is refused with 401 and an error body (403 is accepted as a warning).",
+    "spec: securitySchemes ApiKeyAuth (header api-key) / BearerAuth / OAuth2Auth; HTTP semantics (RFC 9110 §15.5.2)",
+    scope="behaviour",
+)
 def auth_missing(ex: Exchange) -> Iterator[Finding]:
-    if (f := _transport("AUTH-MISSING", ex)) is not None:
+    if (f := _transport(ex)) is not None:
         yield f
         return
     st = ex.response.status
     if st == 401:
         if not _is_error_body(ex):
-            yield _finding("AUTH-MISSING", ex, "401 without a JSON error body", path="body", value=ex.response.text[:80])
+            yield _finding(ex, "401 without a JSON error body", path="body", value=ex.response.text[:80])
         return
     if st == 403:
-        yield _finding("AUTH-MISSING", ex, "refused with 403 instead of 401 (accepted as a warning)", level=Level.WARNING)
+        yield _finding(ex, "refused with 403 instead of 401 (accepted as a warning)", level=Level.WARNING)
         return
-    yield _finding("AUTH-MISSING", ex, f"a request without any credential was answered {st}, not 401")
+    yield _finding(ex, f"a request without any credential was answered {st}, not 401")
 
 
-@behaviour_check("AUTH-WRONG")
+@rule(
+    "AUTH-WRONG",
+    "auth",
+    "A request with a wrong credential is refused with 401 and an error body.",
+    "spec: securitySchemes; HTTP semantics (RFC 9110 §15.5.2)",
+    scope="behaviour",
+)
 def auth_wrong(ex: Exchange) -> Iterator[Finding]:
-    if (f := _transport("AUTH-WRONG", ex)) is not None:
+    if (f := _transport(ex)) is not None:
         yield f
         return
     st = ex.response.status
     if st == 401:
         if not _is_error_body(ex):
-            yield _finding("AUTH-WRONG", ex, "401 without a JSON error body", path="body", value=ex.response.text[:80])
+            yield _finding(ex, "401 without a JSON error body", path="body", value=ex.response.text[:80])
         return
     if st == 403:
-        yield _finding("AUTH-WRONG", ex, "refused with 403 instead of 401 (accepted as a warning)", level=Level.WARNING)
+        yield _finding(ex, "refused with 403 instead of 401 (accepted as a warning)", level=Level.WARNING)
         return
-    yield _finding("AUTH-WRONG", ex, f"a request with a wrong credential was answered {st}, not 401")
+    yield _finding(ex, f"a request with a wrong credential was answered {st}, not 401")
 
 
-@behaviour_check("AUTH-SCHEMES")
+@rule(
+    "AUTH-SCHEMES",
+    "auth",
+    "Every credential scheme the target claims (api-key header, Authorization: Bearer) is accepted.",
+    "spec: security: [ApiKeyAuth], [BearerAuth], [OAuth2Auth]",
+    scope="behaviour",
+)
 def auth_scheme(ex: Exchange, *, scheme: str) -> Iterator[Finding]:
-    if (f := _transport("AUTH-SCHEMES", ex)) is not None:
+    if (f := _transport(ex)) is not None:
         yield f
         return
     if ex.response.status in (401, 403):
-        yield _finding("AUTH-SCHEMES", ex, f"the claimed credential scheme {scheme!r} was refused ({ex.response.status})")
+        yield _finding(ex, f"the claimed credential scheme {scheme!r} was refused ({ex.response.status})")
 
 
-@behaviour_check("APIVERSION-MISSING")
+@rule(
+    "APIVERSION-MISSING",
+    "api-version",
+    "A request without the required api-version query parameter is refused with 400 and an ErrorResponse.",
+    "spec: parameters api-version (in: query, required: true); Azure REST API guidelines",
+    scope="behaviour",
+)
 def api_version_missing(ex: Exchange) -> Iterator[Finding]:
-    if (f := _transport("APIVERSION-MISSING", ex)) is not None:
+    if (f := _transport(ex)) is not None:
         yield f
         return
     st = ex.response.status
@@ -361,127 +255,188 @@ def api_version_missing(ex: Exchange) -> Iterator[Finding]:
         return
     if st == 404:
         # Observed on real Azure hosts (erratum in the azure profile).
-        yield _finding("APIVERSION-MISSING", ex, "missing api-version answered 404, not 400", variant="404")
+        yield _finding(ex, "missing api-version answered 404, not 400", variant="404")
         return
     if 400 < st < 500 and st not in (401, 403):
-        yield _finding("APIVERSION-MISSING", ex, f"missing api-version answered {st}, not 400", variant="other-4xx")
+        yield _finding(ex, f"missing api-version answered {st}, not 400", variant="other-4xx")
         return
-    yield _finding("APIVERSION-MISSING", ex, f"a request without api-version was answered {st}: the required parameter is not enforced")
+    yield _finding(ex, f"a request without api-version was answered {st}: the required parameter is not enforced")
 
 
-@behaviour_check("APIVERSION-UNKNOWN")
+@rule(
+    "APIVERSION-UNKNOWN",
+    "api-version",
+    "A request with an api-version the service does not support is refused with a 4xx error.",
+    "spec: parameters api-version; Azure REST API guidelines (unsupported api-version -> 400)",
+    scope="behaviour",
+)
 def api_version_unknown(ex: Exchange, *, version: str) -> Iterator[Finding]:
-    if (f := _transport("APIVERSION-UNKNOWN", ex)) is not None:
+    if (f := _transport(ex)) is not None:
         yield f
         return
     st = ex.response.status
     if 400 <= st < 500 and st not in (401, 403):
         return
-    yield _finding("APIVERSION-UNKNOWN", ex, f"api-version={version!r} (not a published version) was answered {st}")
+    yield _finding(ex, f"api-version={version!r} (not a published version) was answered {st}")
 
 
-@behaviour_check("APIVERSION-SUPPORTED")
+@rule(
+    "APIVERSION-SUPPORTED",
+    "api-version",
+    "Every vendored api-version the target claims works.",
+    "spec: info.version / Versions enum",
+    scope="behaviour",
+)
 def api_version_supported(ex: Exchange, *, version: str) -> Iterator[Finding]:
-    if (f := _transport("APIVERSION-SUPPORTED", ex)) is not None:
+    if (f := _transport(ex)) is not None:
         yield f
         return
     st = ex.response.status
     if not 200 <= st < 300 and st != 429:
-        yield _finding("APIVERSION-SUPPORTED", ex, f"claimed api-version {version!r} was refused with {st}")
+        yield _finding(ex, f"claimed api-version {version!r} was refused with {st}")
 
 
-@behaviour_check("ROUTE-NOT-FOUND")
+@rule(
+    "ROUTE-NOT-FOUND",
+    "errors",
+    "An unknown route answers 404 with a JSON error body.",
+    "HTTP semantics (RFC 9110 §15.5.5); spec default response ErrorResponse",
+    Level.WARNING,
+    scope="behaviour",
+)
 def route_not_found(ex: Exchange) -> Iterator[Finding]:
-    if (f := _transport("ROUTE-NOT-FOUND", ex)) is not None:
+    if (f := _transport(ex)) is not None:
         yield f
         return
     st = ex.response.status
     if st != 404:
-        yield _finding("ROUTE-NOT-FOUND", ex, f"an unknown route was answered {st}, not 404")
+        yield _finding(ex, f"an unknown route was answered {st}, not 404")
     elif not _is_error_body(ex):
-        yield _finding("ROUTE-NOT-FOUND", ex, "404 without a JSON error body", path="body", value=ex.response.text[:80])
+        yield _finding(ex, "404 without a JSON error body", path="body", value=ex.response.text[:80])
 
 
-@behaviour_check("METHOD-NOT-ALLOWED")
+@rule(
+    "METHOD-NOT-ALLOWED",
+    "errors",
+    "A known route called with a method it does not define answers 405 with a JSON error body.",
+    "HTTP semantics (RFC 9110 §15.5.6); spec paths",
+    Level.WARNING,
+    scope="behaviour",
+)
 def method_not_allowed(ex: Exchange) -> Iterator[Finding]:
-    if (f := _transport("METHOD-NOT-ALLOWED", ex)) is not None:
+    if (f := _transport(ex)) is not None:
         yield f
         return
     st = ex.response.status
     if st != 405:
-        yield _finding("METHOD-NOT-ALLOWED", ex, f"an undefined method on a known route was answered {st}, not 405")
+        yield _finding(ex, f"an undefined method on a known route was answered {st}, not 405")
     elif not _is_error_body(ex):
-        yield _finding("METHOD-NOT-ALLOWED", ex, "405 without a JSON error body", path="body", value=ex.response.text[:80])
+        yield _finding(ex, "405 without a JSON error body", path="body", value=ex.response.text[:80])
 
 
-@behaviour_check("EXTRA-PARAMS-ERROR")
+@rule(
+    "EXTRA-PARAMS-ERROR",
+    "extra-parameters",
+    "With extra-parameters absent or `error`, a body with an undefined parameter is rejected with a 4xx error.",
+    f'{EXT}: "The default value for extra-parameters is error which returns an error if an extra parameter '
+    'is indicated in the payload."',
+    api="model-inference",
+    scope="behaviour",
+)
 def extra_params_error(ex: Exchange, *, param: str, header: str | None) -> Iterator[Finding]:
-    if (f := _transport("EXTRA-PARAMS-ERROR", ex)) is not None:
+    if (f := _transport(ex)) is not None:
         yield f
         return
     st = ex.response.status
     mode = f"extra-parameters: {header}" if header else "no extra-parameters header"
     if 400 <= st < 500 and st not in (401, 403, 429):
         if not _is_error_body(ex):
-            yield _finding("EXTRA-PARAMS-ERROR", ex, f"rejected with {st} but without a JSON error body", path="body")
+            yield _finding(ex, f"rejected with {st} but without a JSON error body", path="body")
         return
     if 200 <= st < 300:
-        yield _finding(
-            "EXTRA-PARAMS-ERROR", ex, f"undefined parameter {param!r} with {mode} was accepted ({st})",
+        yield _finding(ex, f"undefined parameter {param!r} with {mode} was accepted ({st})",
             path=f"$.{param}",
         )
     elif st != 429:
-        yield _finding("EXTRA-PARAMS-ERROR", ex, f"undefined parameter {param!r} with {mode} was answered {st}, not a 4xx error")
+        yield _finding(ex, f"undefined parameter {param!r} with {mode} was answered {st}, not a 4xx error")
 
 
-@behaviour_check("EXTRA-PARAMS-DROP")
+@rule(
+    "EXTRA-PARAMS-DROP",
+    "extra-parameters",
+    "With extra-parameters: drop, the same request succeeds (2xx) and the unknown parameter is ignored.",
+    f'{EXT}: "Alternatively, you can set extra-parameters: drop to drop any unknown parameter in the request."',
+    api="model-inference",
+    scope="behaviour",
+)
 def extra_params_drop(ex: Exchange, *, param: str) -> Iterator[Finding]:
-    if (f := _transport("EXTRA-PARAMS-DROP", ex)) is not None:
+    if (f := _transport(ex)) is not None:
         yield f
         return
     st = ex.response.status
     if not 200 <= st < 300 and st != 429:
-        yield _finding("EXTRA-PARAMS-DROP", ex, f"with extra-parameters: drop, undefined parameter {param!r} made the request fail ({st})")
+        yield _finding(ex, f"with extra-parameters: drop, undefined parameter {param!r} made the request fail ({st})")
 
 
-@behaviour_check("EXTRA-PARAMS-PASS-THROUGH")
+@rule(
+    "EXTRA-PARAMS-PASS-THROUGH",
+    "extra-parameters",
+    "With extra-parameters: pass-through, parameters the model accepts succeed, and a parameter the model "
+    "cannot handle yields an error, not a silent 200.",
+    f'{EXT}: "By setting a header extra-parameters: pass-through, the API will attempt to pass any unknown '
+    'parameter directly to the underlying model. If the model can handle that parameter, the request completes."',
+    api="model-inference",
+    scope="behaviour",
+)
 def extra_params_pass_through(ex: Exchange, *, param: str, accepted_by_model: bool) -> Iterator[Finding]:
-    if (f := _transport("EXTRA-PARAMS-PASS-THROUGH", ex)) is not None:
+    if (f := _transport(ex)) is not None:
         yield f
         return
     st = ex.response.status
     if accepted_by_model:
         if not 200 <= st < 300 and st != 429:
-            yield _finding(
-                "EXTRA-PARAMS-PASS-THROUGH", ex,
+            yield _finding(ex,
                 f"parameter {param!r}, which the target declares its model accepts, failed under pass-through ({st})",
             )
     elif 200 <= st < 300:
-        yield _finding(
-            "EXTRA-PARAMS-PASS-THROUGH", ex,
+        yield _finding(ex,
             f"parameter {param!r}, which no model understands, was silently accepted under pass-through ({st}); "
             "an error was expected", path=f"$.{param}", variant="silent-accept",
         )
     elif st >= 500:
-        yield _finding("EXTRA-PARAMS-PASS-THROUGH", ex, f"pass-through of {param!r} caused a server error {st}")
+        yield _finding(ex, f"pass-through of {param!r} caused a server error {st}")
 
 
-@behaviour_check("EXTRA-PARAMS-INVALID")
+@rule(
+    "EXTRA-PARAMS-INVALID",
+    "extra-parameters",
+    "An extra-parameters header value other than error, drop or pass-through is rejected with a 4xx error.",
+    "spec: #/components/parameters (extra-parameters: ExtraParameters = error | drop | pass-through)",
+    api="model-inference",
+    scope="behaviour",
+)
 def extra_params_invalid(ex: Exchange, *, value: str) -> Iterator[Finding]:
-    if (f := _transport("EXTRA-PARAMS-INVALID", ex)) is not None:
+    if (f := _transport(ex)) is not None:
         yield f
         return
     st = ex.response.status
     if not (400 <= st < 500 and st not in (401, 403, 429)):
-        yield _finding(
-            "EXTRA-PARAMS-INVALID", ex, f"invalid header value extra-parameters: {value!r} was answered {st}, not a 4xx error",
+        yield _finding(ex, f"invalid header value extra-parameters: {value!r} was answered {st}, not a 4xx error",
             path="header:extra-parameters", value=value,
         )
 
 
-@behaviour_check("UNSUPPORTED-422")
+@rule(
+    "UNSUPPORTED-422",
+    "unsupported-parameters",
+    "A parameter or value the target claims unsupported is refused with 422, error code "
+    "parameter_not_supported, naming the offending parameter.",
+    f'{CAPS}: "since the model doesn\'t support such capability an error 422 is returned to the user" '
+    '(example body: code "parameter_not_supported", detail.loc ["body", "response_format"])',
+    scope="behaviour",
+)
 def unsupported_422(ex: Exchange, *, param: str, value: Any = None) -> Iterator[Finding]:
-    if (f := _transport("UNSUPPORTED-422", ex)) is not None:
+    if (f := _transport(ex)) is not None:
         yield f
         return
     st = ex.response.status
@@ -489,44 +444,54 @@ def unsupported_422(ex: Exchange, *, param: str, value: Any = None) -> Iterator[
     if st == 429:
         return
     if st != 422:
-        yield _finding(
-            "UNSUPPORTED-422", ex,
+        yield _finding(ex,
             f"{what}, which the target claims unsupported, was answered {st}, not 422"
             + (" (silently accepted)" if 200 <= st < 300 else ""),
         )
         return
     fields = error_fields(ex.response.json)
     if str(fields["code"]) != "parameter_not_supported":
-        yield _finding(
-            "UNSUPPORTED-422", ex, f"422 for {what} carries error code {fields['code']!r}, not 'parameter_not_supported'",
+        yield _finding(ex, f"422 for {what} carries error code {fields['code']!r}, not 'parameter_not_supported'",
             path="$.error.code" if fields["shape"] == "azure-core" else "$.code", value=fields["code"],
             variant=fields["shape"],
         )
     elif fields["shape"] != "azure-core":
-        yield _finding(
-            "UNSUPPORTED-422", ex, f"422 parameter_not_supported is in the {fields['shape']} form, not an ErrorResponse",
+        yield _finding(ex, f"422 parameter_not_supported is in the {fields['shape']} form, not an ErrorResponse",
             path="$", value=ex.response.json, variant=fields["shape"],
         )
     if param.split(".")[0] not in fields["where"]:
-        yield _finding(
-            "UNSUPPORTED-422", ex,
+        yield _finding(ex,
             f"the 422 error does not identify the offending parameter {param!r} (looked in target/details/loc/param/message)",
             path="$", value=ex.response.json,
         )
 
 
-@behaviour_check("SUPPORTED-NOT-422")
+@rule(
+    "SUPPORTED-NOT-422",
+    "unsupported-parameters",
+    "A parameter or value the target claims supported is never refused with 422.",
+    f"{CAPS}; the target file's capabilities",
+    scope="behaviour",
+)
 def supported_not_422(ex: Exchange, *, param: str) -> Iterator[Finding]:
-    if (f := _transport("SUPPORTED-NOT-422", ex)) is not None:
+    if (f := _transport(ex)) is not None:
         yield f
         return
     if ex.response.status == 422:
-        yield _finding("SUPPORTED-NOT-422", ex, f"{param}, which the target claims supported, was refused with 422")
+        yield _finding(ex, f"{param}, which the target claims supported, was refused with 422")
 
 
-@behaviour_check("CONTENT-FILTER")
+@rule(
+    "CONTENT-FILTER",
+    "content-filter",
+    "A prompt the deployment's content filter blocks yields a 400 error with code content_filter, or a 200 "
+    "whose choice ends with finish_reason content_filter; never a 5xx, a 200 without a filter signal, or another code.",
+    f'{REST_REF}, "Content safety": example response {{"status": 400, "code": "content_filter", ...}}; '
+    "spec: CompletionsFinishReason content_filter",
+    scope="behaviour",
+)
 def content_filter(ex: Exchange) -> Iterator[Finding]:
-    if (f := _transport("CONTENT-FILTER", ex)) is not None:
+    if (f := _transport(ex)) is not None:
         yield f
         return
     st = ex.response.status
@@ -543,10 +508,10 @@ def content_filter(ex: Exchange) -> Iterator[Finding]:
         else:
             reasons = [c.get("finish_reason") for c in (body.get("choices") or []) if isinstance(c, dict)] if isinstance(body, dict) else []
         if "content_filter" not in reasons:
-            yield _finding("CONTENT-FILTER", ex, "the trigger prompt got a 200 without any content-filter signal (no finish_reason content_filter)")
+            yield _finding(ex, "the trigger prompt got a 200 without any content-filter signal (no finish_reason content_filter)")
         return
     if st >= 500:
-        yield _finding("CONTENT-FILTER", ex, f"the trigger prompt caused a server error {st}")
+        yield _finding(ex, f"the trigger prompt caused a server error {st}")
         return
     if st == 429:
         return
@@ -556,58 +521,75 @@ def content_filter(ex: Exchange) -> Iterator[Finding]:
         if isinstance(body, dict) and any(
             isinstance(c, dict) and c.get("finish_reason") == "content_filter" for c in body.get("choices") or []
         ):
-            yield _finding(
-                "CONTENT-FILTER", ex, f"the filter answered {st} with a chat.completion body (finish_reason content_filter) instead of an error body",
+            yield _finding(ex, f"the filter answered {st} with a chat.completion body (finish_reason content_filter) instead of an error body",
                 path="$", value=None, variant="completion-body-4xx",
             )
             return
-        yield _finding(
-            "CONTENT-FILTER", ex, f"the trigger prompt was refused with {st} and code {fields['code']!r}, not 'content_filter'",
+        yield _finding(ex, f"the trigger prompt was refused with {st} and code {fields['code']!r}, not 'content_filter'",
             path="$.error.code" if fields["shape"] == "azure-core" else "$.code", value=fields["code"], variant=fields["shape"],
         )
         return
     if st != 400:
-        yield _finding("CONTENT-FILTER", ex, f"content_filter error with status {st}, not 400", variant="other-status")
+        yield _finding(ex, f"content_filter error with status {st}, not 400", variant="other-status")
     if fields["shape"] != "azure-core":
-        yield _finding(
-            "CONTENT-FILTER", ex, f"content_filter error in the {fields['shape']} form, not an ErrorResponse",
+        yield _finding(ex, f"content_filter error in the {fields['shape']} form, not an ErrorResponse",
             path="$", value=body, variant=fields["shape"],
         )
 
 
-@behaviour_check("STREAM-CONSISTENCY")
+@rule(
+    "STREAM-CONSISTENCY",
+    "streaming",
+    "At temperature 0 with a seed, streamed and non-streamed content agree (a difference is a warning: models "
+    "are not deterministic).",
+    "spec: ChatCompletionsOptions.seed (\"Determinism is not guaranteed\")",
+    Level.WARNING,
+    scope="behaviour",
+)
 def stream_consistency(streamed: Exchange, plain: Exchange, *, streamed_text: str | None, plain_text: str | None) -> Iterator[Finding]:
     if streamed_text is None or plain_text is None:
         return
     if streamed_text != plain_text:
-        yield _finding(
-            "STREAM-CONSISTENCY", streamed,
+        yield _finding(streamed,
             f"streamed content {shorten(streamed_text, 60)} differs from non-streamed content {shorten(plain_text, 60)} "
             "for the same request at temperature 0 with a seed",
             path="$.choices[0].delta.content", value=streamed_text,
         )
 
 
-@behaviour_check("CHAT-TOOL-FOLLOWUP")
+@rule(
+    "CHAT-TOOL-FOLLOWUP",
+    "semantics",
+    "A follow-up turn carrying the assistant's tool_calls and a `tool` message with the result is accepted (2xx).",
+    "spec: #/components/schemas/ChatRequestToolMessage, ChatRequestAssistantMessage.tool_calls",
+    scope="behaviour",
+)
 def tool_followup(ex: Exchange) -> Iterator[Finding]:
-    if (f := _transport("CHAT-TOOL-FOLLOWUP", ex)) is not None:
+    if (f := _transport(ex)) is not None:
         yield f
         return
     st = ex.response.status
     if not 200 <= st < 300 and st != 429:
-        yield _finding("CHAT-TOOL-FOLLOWUP", ex, f"the follow-up turn with a tool message was refused ({st})")
+        yield _finding(ex, f"the follow-up turn with a tool message was refused ({st})")
 
 
-@behaviour_check("EMB-BASE64-AGREES")
+@rule(
+    "EMB-BASE64-AGREES",
+    "semantics",
+    "The base64 answer decodes to the same vector as the float answer for the same input (within tolerance).",
+    "spec: #/components/schemas/EmbeddingEncodingFormat (base64: \"Get back binary representation of the "
+    'embeddings encoded as Base64 string")',
+    Level.WARNING,
+    scope="behaviour",
+)
 def base64_agrees(b64: Exchange, floats: list[list[float]], decoded: list[list[float]], *, tolerance: float = 1e-3) -> Iterator[Finding]:
     for i, (a, b) in enumerate(zip(floats, decoded, strict=False)):
         if len(a) != len(b):
-            yield _finding("EMB-BASE64-AGREES", b64, f"item {i}: base64 vector has {len(b)} values, float vector {len(a)}", path=f"$.data[{i}].embedding", value=len(b))
+            yield _finding(b64, f"item {i}: base64 vector has {len(b)} values, float vector {len(a)}", path=f"$.data[{i}].embedding", value=len(b))
             continue
         worst = max((abs(x - y) for x, y in zip(a, b, strict=True)), default=0.0)
         if not math.isfinite(worst) or worst > tolerance:
-            yield _finding(
-                "EMB-BASE64-AGREES", b64, f"item {i}: base64 and float answers differ by up to {worst:.3g} (tolerance {tolerance})",
+            yield _finding(b64, f"item {i}: base64 and float answers differ by up to {worst:.3g} (tolerance {tolerance})",
                 path=f"$.data[{i}].embedding", value=worst,
             )
 

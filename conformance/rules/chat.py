@@ -15,10 +15,9 @@ from typing import Any
 
 import jsonschema
 
-from conformance.rules._model import Finding, Level, Rule, RuleContext
+from conformance.rules._model import Finding, Level, RuleContext
 from conformance.rules.assemble import assemble_chat_stream
-from conformance.rules.judge import applies
-from conformance.rules.registry import define, exchange_check
+from conformance.rules.registry import rule
 from conformance.rules.views import is_2xx, is_int, per_transcript, request_json, response_json, transcript
 from conformance.text import shorten
 from conformance.transport.exchange import NO_JSON, Exchange
@@ -30,42 +29,6 @@ MIN_CREATED = 1577836800  # 2020-01-01T00:00:00Z
 
 CHAT = "2025-04-01#/components/schemas/ChatCompletions"
 OPTS = "2025-04-01#/components/schemas/ChatCompletionsOptions"
-
-define(Rule("CHAT-USAGE-SUM", "semantics",
-            "usage.total_tokens == usage.prompt_tokens + usage.completion_tokens.",
-            "2025-04-01#/components/schemas/CompletionsUsage/properties/total_tokens"))
-define(Rule("CHAT-MAX-TOKENS", "semantics",
-            "An answer never uses more completion tokens than max_tokens allows (per choice).",
-            f"{OPTS}/properties/max_tokens"))
-define(Rule("CHAT-STOP", "semantics",
-            "No choice's content contains a requested stop sequence.",
-            f"{OPTS}/properties/stop"))
-define(Rule("CHAT-CREATED", "semantics",
-            "`created` is a plausible Unix time in seconds (after 2020-01-01, before now + 1 day).",
-            f"{CHAT}/properties/created"))
-define(Rule("CHAT-CHOICES-INDEX", "semantics",
-            "choices is non-empty and its index values are 0..n-1, each once (n = the request's n, if sent).",
-            "2025-04-01#/components/schemas/ChatChoice/properties/index"))
-define(Rule("CHAT-TOOL-CALLS", "semantics",
-            "With tool_choice 'required' or a named function, every choice calls a tool (the named one), "
-            "each call well-formed, and finishes with 'tool_calls'.",
-            f"{OPTS}/properties/tool_choice"))
-define(Rule("CHAT-TOOL-NAME", "semantics",
-            "Every tool call names a function the request offered.",
-            "2025-04-01#/components/schemas/ChatCompletionsToolCall/properties/function"))
-define(Rule("CHAT-TOOL-ARGS-JSON", "semantics",
-            "A tool call's function.arguments parses as a JSON object.",
-            '2025-04-01#/components/schemas/FunctionCall/properties/arguments: "Note that the model does not '
-            'always generate valid JSON"', level=Level.WARNING))
-define(Rule("CHAT-TOOL-NONE", "semantics",
-            "With tool_choice 'none', no choice calls a tool.",
-            f"{OPTS}/properties/tool_choice"))
-define(Rule("CHAT-JSON-MODE", "semantics",
-            "With response_format json_object, each complete answer's content is valid JSON.",
-            "2025-04-01#/components/schemas/ChatCompletionsResponseFormatJsonObject"))
-define(Rule("CHAT-JSON-SCHEMA", "semantics",
-            "With response_format json_schema, each complete answer's content is JSON valid against that schema.",
-            "2025-04-01#/components/schemas/ChatCompletionsResponseFormatJsonSchema"))
 
 
 #: ~15 chat rules ask for the answer of the same exchange: a stream is assembled once, not per rule.
@@ -114,10 +77,8 @@ def _on(ops: frozenset[str]):  # type: ignore[no-untyped-def]
 
 _any_completion = _on(CHAT_OPS | COMPLETIONS_OPS)
 _chat = _on(CHAT_OPS)
-applies("CHAT-USAGE-SUM", "CHAT-CREATED", "CHAT-CHOICES-INDEX")(_any_completion)
 
 
-@applies("CHAT-MAX-TOKENS")
 def _has_max_tokens(ctx: RuleContext, ex: Exchange) -> bool:
     req = request_json(ex)
     # A negative limit bounds nothing a count could exceed meaningfully: only limits >= 0 are judged.
@@ -125,7 +86,6 @@ def _has_max_tokens(ctx: RuleContext, ex: Exchange) -> bool:
     return _any_completion(ctx, ex) and is_int(limit) and limit >= 0
 
 
-@applies("CHAT-STOP")
 def _has_stop(ctx: RuleContext, ex: Exchange) -> bool:
     return _any_completion(ctx, ex) and bool(_stops(request_json(ex)))
 
@@ -149,7 +109,6 @@ def _named(tc: Any) -> str | None:
     return None
 
 
-@applies("CHAT-TOOL-CALLS")
 def _forced_tool(ctx: RuleContext, ex: Exchange) -> bool:
     tc = _tool_choice(ex)
     named = _named(tc)
@@ -160,13 +119,11 @@ def _forced_tool(ctx: RuleContext, ex: Exchange) -> bool:
     return _chat(ctx, ex) and tc == "required" and isinstance(request_json(ex), dict) and bool(request_json(ex).get("tools"))
 
 
-@applies("CHAT-TOOL-NAME", "CHAT-TOOL-ARGS-JSON")
 def _has_tool_calls(ctx: RuleContext, ex: Exchange) -> bool:
     doc = answer(ex) if ex.operation_id in CHAT_OPS else None
     return doc is not None and any(_tool_calls(c) for _, c in _choices(doc))
 
 
-@applies("CHAT-TOOL-NONE")
 def _tools_off(ctx: RuleContext, ex: Exchange) -> bool:
     return _chat(ctx, ex) and _tool_choice(ex) == "none"
 
@@ -176,12 +133,10 @@ def _format_type(ex: Exchange) -> str | None:
     return rf.get("type") if isinstance(rf, dict) else None
 
 
-@applies("CHAT-JSON-MODE")
 def _json_mode(ctx: RuleContext, ex: Exchange) -> bool:
     return _chat(ctx, ex) and _format_type(ex) == "json_object"
 
 
-@applies("CHAT-JSON-SCHEMA")
 def _json_schema_mode(ctx: RuleContext, ex: Exchange) -> bool:
     return _chat(ctx, ex) and _format_type(ex) == "json_schema" and _requested_schema(ex) is not None
 
@@ -193,7 +148,13 @@ def _requested_schema(ex: Exchange) -> dict[str, Any] | None:
     return schema if isinstance(schema, dict) else None
 
 
-@exchange_check("CHAT-USAGE-SUM")
+@rule(
+    "CHAT-USAGE-SUM",
+    "semantics",
+    "usage.total_tokens == usage.prompt_tokens + usage.completion_tokens.",
+    "2025-04-01#/components/schemas/CompletionsUsage/properties/total_tokens",
+    applies=_any_completion,
+)
 def check_usage_sum(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     doc = answer(ex)
     usage = doc.get("usage") if doc else None
@@ -201,7 +162,7 @@ def check_usage_sum(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
         return
     p, c, t = (usage.get(k) for k in ("prompt_tokens", "completion_tokens", "total_tokens"))
     if is_int(p) and is_int(c) and is_int(t) and t != p + c:
-        yield Finding("CHAT-USAGE-SUM",
+        yield Finding(
                       f"usage.total_tokens is {t} but prompt_tokens + completion_tokens = {p} + {c} = {p + c}",
                       path="$.usage.total_tokens", value=str(t))
 
@@ -216,7 +177,13 @@ def _prompt_count(req: dict[str, Any]) -> int:
     return 1
 
 
-@exchange_check("CHAT-MAX-TOKENS")
+@rule(
+    "CHAT-MAX-TOKENS",
+    "semantics",
+    "An answer never uses more completion tokens than max_tokens allows (per choice).",
+    f"{OPTS}/properties/max_tokens",
+    applies=_has_max_tokens,
+)
 def check_max_tokens(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     doc = answer(ex)
     assert doc is not None
@@ -230,7 +197,7 @@ def check_max_tokens(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     usage = doc.get("usage")
     used = usage.get("completion_tokens") if isinstance(usage, dict) else None
     if is_int(used) and used > limit * n:
-        yield Finding("CHAT-MAX-TOKENS",
+        yield Finding(
                       f"{key} was {limit}" + (f" (x n={n})" if n > 1 else "")
                       + f" but usage.completion_tokens is {used}",
                       path="$.usage.completion_tokens", value=str(used))
@@ -242,19 +209,25 @@ def check_max_tokens(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     # "stop" exactly at the limit is most likely a cut answer reported as complete, but a service that
     # counts the end-of-sequence token (vLLM does) legitimately says so: a warning, never a violation.
     if reason == "stop" and used == limit:
-        yield Finding("CHAT-MAX-TOKENS",
+        yield Finding(
                       f"finish_reason is 'stop' although completion_tokens reached {key}={limit}: the answer was "
                       "probably cut by the limit and should say 'length'",
                       path="$.choices[0].finish_reason", value='"stop"', level=Level.WARNING, variant="stop-at-limit")
     # "length" well below the limit may be the context window, not max_tokens: a note only.
     if reason == "length" and used < limit:
-        yield Finding("CHAT-MAX-TOKENS",
+        yield Finding(
                       f"finish_reason is 'length' but only {used} of {key}={limit} completion tokens were used "
                       "(legitimate only if the context window, not max_tokens, cut the answer)",
                       path="$.choices[0].finish_reason", value='"length"', level=Level.NOTE)
 
 
-@exchange_check("CHAT-STOP")
+@rule(
+    "CHAT-STOP",
+    "semantics",
+    "No choice's content contains a requested stop sequence.",
+    f"{OPTS}/properties/stop",
+    applies=_has_stop,
+)
 def check_stop(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     doc = answer(ex)
     assert doc is not None
@@ -266,14 +239,20 @@ def check_stop(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
         for s in stops:
             pos = text.find(s)
             if pos >= 0:
-                yield Finding("CHAT-STOP",
+                yield Finding(
                               f"the answer contains the requested stop sequence {shorten(s)} at offset {pos}; "
                               "generation must end before it",
                               path=path, value=shorten(text[max(0, pos - 40): pos + len(s) + 40]))
                 break
 
 
-@exchange_check("CHAT-CREATED")
+@rule(
+    "CHAT-CREATED",
+    "semantics",
+    "`created` is a plausible Unix time in seconds (after 2020-01-01, before now + 1 day).",
+    f"{CHAT}/properties/created",
+    applies=_any_completion,
+)
 def check_created(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     doc = answer(ex)
     assert doc is not None
@@ -285,10 +264,16 @@ def check_created(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
         return
     why = ("looks like milliseconds, not seconds" if created > 10**12
            else "is in the future" if created > upper else "is before 2020-01-01")
-    yield Finding("CHAT-CREATED", f"created = {created} {why}", path="$.created", value=str(created))
+    yield Finding(f"created = {created} {why}", path="$.created", value=str(created))
 
 
-@exchange_check("CHAT-CHOICES-INDEX")
+@rule(
+    "CHAT-CHOICES-INDEX",
+    "semantics",
+    "choices is non-empty and its index values are 0..n-1, each once (n = the request's n, if sent).",
+    "2025-04-01#/components/schemas/ChatChoice/properties/index",
+    applies=_any_completion,
+)
 def check_choices_index(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     doc = answer(ex)
     assert doc is not None
@@ -299,7 +284,7 @@ def check_choices_index(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     elif _prompt_count(request_json(ex)) > 1:
         req_n = _prompt_count(request_json(ex))
     if not chs:
-        yield Finding("CHAT-CHOICES-INDEX", "a successful answer has no choices", path="$.choices",
+        yield Finding("a successful answer has no choices", path="$.choices",
                       value=shorten(doc.get("choices")))
         return
     indices = [c.get("index") for _, c in chs]
@@ -307,13 +292,20 @@ def check_choices_index(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
         return  # missing/mistyped index: the schema rules say so
     n = req_n if is_int(req_n) and req_n > 0 else len(chs)
     if sorted(indices) != list(range(n)):
-        yield Finding("CHAT-CHOICES-INDEX",
+        yield Finding(
                       f"choice indices are {sorted(indices)}, expected each of 0..{n - 1} once"
                       + (f" (the request asked for n={req_n})" if is_int(req_n) else ""),
                       path="$.choices[*].index", value=shorten(indices))
 
 
-@exchange_check("CHAT-TOOL-CALLS")
+@rule(
+    "CHAT-TOOL-CALLS",
+    "semantics",
+    "With tool_choice 'required' or a named function, every choice calls a tool (the named one), "
+        "each call well-formed, and finishes with 'tool_calls'.",
+    f"{OPTS}/properties/tool_choice",
+    applies=_forced_tool,
+)
 def check_tool_calls(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     doc = answer(ex)
     assert doc is not None
@@ -323,7 +315,7 @@ def check_tool_calls(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
         calls = _tool_calls(ch)
         if not calls:
             if reason not in CUT:
-                yield Finding("CHAT-TOOL-CALLS",
+                yield Finding(
                               f"tool_choice {'named ' + repr(named) if named else 'required'} but choice {i} "
                               f"called no tool (finish_reason {shorten(reason)})",
                               path=f"$.choices[{i}].message.tool_calls",
@@ -331,7 +323,7 @@ def check_tool_calls(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
             continue
         if reason not in ("tool_calls", *CUT):
             # OpenAI models finish a forced call with "stop" (always when named): a variant for the errata.
-            yield Finding("CHAT-TOOL-CALLS",
+            yield Finding(
                           f"choice {i} called a tool but finish_reason is {shorten(reason)}, not 'tool_calls'",
                           path=f"$.choices[{i}].finish_reason", value=shorten(reason),
                           variant=("named-stop" if named else "required-stop") if reason == "stop" else None)
@@ -342,7 +334,7 @@ def check_tool_calls(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
 def _malformed_call(i: int, j: int, call: Any, named: str | None) -> Iterator[Finding]:
     base = f"$.choices[{i}].message.tool_calls[{j}]"
     if not isinstance(call, dict):
-        yield Finding("CHAT-TOOL-CALLS", "a tool call is not an object", path=base, value=shorten(call))
+        yield Finding("a tool call is not an object", path=base, value=shorten(call))
         return
     fn = call.get("function") if isinstance(call.get("function"), dict) else {}
     problems = [
@@ -353,10 +345,10 @@ def _malformed_call(i: int, j: int, call: Any, named: str | None) -> Iterator[Fi
     ]
     for field, value, ok, want in problems:
         if not ok:
-            yield Finding("CHAT-TOOL-CALLS", f"tool call {field} is {shorten(value)}, expected {want}",
+            yield Finding(f"tool call {field} is {shorten(value)}, expected {want}",
                           path=f"{base}.{field}", value=shorten(value))
     if named and isinstance(fn.get("name"), str) and fn["name"] != named:
-        yield Finding("CHAT-TOOL-CALLS", f"tool_choice named {named!r} but the call is to {fn['name']!r}",
+        yield Finding(f"tool_choice named {named!r} but the call is to {fn['name']!r}",
                       path=f"{base}.function.name", value=shorten(fn["name"]))
 
 
@@ -378,7 +370,13 @@ def _iter_calls(doc: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any], dict
                 yield f"$.choices[{i}].message.tool_calls[{j}].function", call["function"], ch
 
 
-@exchange_check("CHAT-TOOL-NAME")
+@rule(
+    "CHAT-TOOL-NAME",
+    "semantics",
+    "Every tool call names a function the request offered.",
+    "2025-04-01#/components/schemas/ChatCompletionsToolCall/properties/function",
+    applies=_has_tool_calls,
+)
 def check_tool_name(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     doc = answer(ex)
     assert doc is not None
@@ -386,13 +384,21 @@ def check_tool_name(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     for path, fn, _ in _iter_calls(doc):
         name = fn.get("name")
         if isinstance(name, str) and name not in offered:
-            yield Finding("CHAT-TOOL-NAME",
+            yield Finding(
                           f"the answer calls function {name!r}, which the request did not offer "
                           f"(offered: {sorted(offered) or 'none'})",
                           path=f"{path}.name", value=shorten(name))
 
 
-@exchange_check("CHAT-TOOL-ARGS-JSON")
+@rule(
+    "CHAT-TOOL-ARGS-JSON",
+    "semantics",
+    "A tool call's function.arguments parses as a JSON object.",
+    '2025-04-01#/components/schemas/FunctionCall/properties/arguments: "Note that the model does not '
+        'always generate valid JSON"',
+    level=Level.WARNING,
+    applies=_has_tool_calls,
+)
 def check_tool_args_json(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     doc = answer(ex)
     assert doc is not None
@@ -403,25 +409,31 @@ def check_tool_args_json(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
         try:
             parsed = json.loads(args)
         except (ValueError, RecursionError) as exc:
-            yield Finding("CHAT-TOOL-ARGS-JSON", f"function.arguments is not valid JSON ({exc})",
+            yield Finding(f"function.arguments is not valid JSON ({exc})",
                           path=f"{path}.arguments", value=shorten(args))
             continue
         if not isinstance(parsed, dict):
-            yield Finding("CHAT-TOOL-ARGS-JSON", f"function.arguments is JSON but a {type(parsed).__name__}, "
+            yield Finding(f"function.arguments is JSON but a {type(parsed).__name__}, "
                           "not an object", path=f"{path}.arguments", value=shorten(args))
 
 
-@exchange_check("CHAT-TOOL-NONE")
+@rule(
+    "CHAT-TOOL-NONE",
+    "semantics",
+    "With tool_choice 'none', no choice calls a tool.",
+    f"{OPTS}/properties/tool_choice",
+    applies=_tools_off,
+)
 def check_tool_none(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     doc = answer(ex)
     assert doc is not None
     for i, ch in _choices(doc):
         calls = _tool_calls(ch)
         if calls:
-            yield Finding("CHAT-TOOL-NONE", f"tool_choice was 'none' but choice {i} makes {len(calls)} tool call(s)",
+            yield Finding(f"tool_choice was 'none' but choice {i} makes {len(calls)} tool call(s)",
                           path=f"$.choices[{i}].message.tool_calls", value=shorten(calls))
         elif ch.get("finish_reason") == "tool_calls":
-            yield Finding("CHAT-TOOL-NONE", f"tool_choice was 'none' but choice {i} finished with 'tool_calls'",
+            yield Finding(f"tool_choice was 'none' but choice {i} finished with 'tool_calls'",
                           path=f"$.choices[{i}].finish_reason", value='"tool_calls"')
 
 
@@ -437,28 +449,40 @@ def _structured_contents(doc: dict[str, Any]) -> Iterator[tuple[int, Any, str]]:
         yield i, content, f"$.choices[{i}].message.content"
 
 
-def _parse_content(rule: str, content: Any, path: str) -> tuple[Any, Finding | None]:
+def _parse_content(content: Any, path: str) -> tuple[Any, Finding | None]:
     if not isinstance(content, str):
-        return NO_JSON, Finding(rule, f"the content is {shorten(content)}, not a JSON text", path=path,
+        return NO_JSON, Finding(f"the content is {shorten(content)}, not a JSON text", path=path,
                                 value=shorten(content))
     try:
         return json.loads(content), None
     except (ValueError, RecursionError) as exc:
-        return NO_JSON, Finding(rule, f"the content is not valid JSON ({exc})", path=path,
+        return NO_JSON, Finding(f"the content is not valid JSON ({exc})", path=path,
                                 value=shorten(content))
 
 
-@exchange_check("CHAT-JSON-MODE")
+@rule(
+    "CHAT-JSON-MODE",
+    "semantics",
+    "With response_format json_object, each complete answer's content is valid JSON.",
+    "2025-04-01#/components/schemas/ChatCompletionsResponseFormatJsonObject",
+    applies=_json_mode,
+)
 def check_json_mode(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     doc = answer(ex)
     assert doc is not None
     for _, content, path in _structured_contents(doc):
-        _, problem = _parse_content("CHAT-JSON-MODE", content, path)
+        _, problem = _parse_content(content, path)
         if problem:
             yield problem
 
 
-@exchange_check("CHAT-JSON-SCHEMA")
+@rule(
+    "CHAT-JSON-SCHEMA",
+    "semantics",
+    "With response_format json_schema, each complete answer's content is JSON valid against that schema.",
+    "2025-04-01#/components/schemas/ChatCompletionsResponseFormatJsonSchema",
+    applies=_json_schema_mode,
+)
 def check_json_schema(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     doc = answer(ex)
     assert doc is not None
@@ -471,12 +495,12 @@ def check_json_schema(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     except jsonschema.SchemaError:
         return  # the request's schema is itself invalid: nothing the service can be held to
     for _, content, path in _structured_contents(doc):
-        value, problem = _parse_content("CHAT-JSON-SCHEMA", content, path)
+        value, problem = _parse_content(content, path)
         if problem:
             yield problem
             continue
         for err in sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path))[:5]:
             inner = err.json_path
-            yield Finding("CHAT-JSON-SCHEMA",
+            yield Finding(
                           f"the content does not match the requested schema at {inner}: {err.message}",
                           path=path, value=shorten(err.instance), keyword=str(err.validator))

@@ -14,9 +14,8 @@ import struct
 from collections.abc import Iterator
 from typing import Any
 
-from conformance.rules._model import Finding, Rule, RuleContext
-from conformance.rules.judge import applies
-from conformance.rules.registry import define, exchange_check
+from conformance.rules._model import Finding, RuleContext
+from conformance.rules.registry import rule
 from conformance.rules.views import is_2xx, is_int, is_json_number, request_json, response_json
 from conformance.text import shorten
 from conformance.transport.exchange import Exchange
@@ -27,27 +26,6 @@ ITEM = "2025-04-01#/components/schemas/EmbeddingItem"
 #: Integer formats: (low, high, packed bits?)
 INT_FORMATS = {"int8": (-128, 127, False), "uint8": (0, 255, False),
                "binary": (-128, 127, True), "ubinary": (0, 255, True)}
-
-define(Rule("EMB-COUNT", "semantics", "The answer has one embedding per input (a string input counts as one).",
-            f"{OPTS}/properties/input"))
-define(Rule("EMB-INDEX", "semantics", "The data items' index values are 0..n-1, each exactly once.",
-            f"{ITEM}/properties/index"))
-define(Rule("EMB-VECTOR-LENGTH", "semantics", "Every vector of one answer has the same length.",
-            f"{ITEM}/properties/embedding"))
-define(Rule("EMB-FINITE", "semantics", "Every embedding value is a finite number.",
-            f"{ITEM}/properties/embedding"))
-define(Rule("EMB-DIMENSIONS", "semantics", "With dimensions requested, every vector has exactly that many values.",
-            f"{OPTS}/properties/dimensions"))
-define(Rule("EMB-BASE64", "semantics",
-            "With encoding_format base64, each embedding is a base64 string of little-endian float32 values "
-            "(dimensions x 4 bytes when dimensions is requested).",
-            "2025-04-01#/components/schemas/EmbeddingEncodingFormat"))
-define(Rule("EMB-INT-FORMATS", "semantics",
-            "With an integer encoding_format, values are integers in range (int8/binary -128..127, "
-            "uint8/ubinary 0..255) and packed bit formats have ceil(dimensions/8) values.",
-            "2025-04-01#/components/schemas/EmbeddingEncodingFormat"))
-define(Rule("EMB-USAGE", "semantics", "usage.total_tokens >= usage.prompt_tokens.",
-            "2025-04-01#/components/schemas/EmbeddingsUsage"))
 
 
 def _doc(ex: Exchange) -> dict[str, Any] | None:
@@ -96,22 +74,18 @@ def _vectors(doc: dict[str, Any]) -> list[tuple[int, list[Any]]]:
     return out
 
 
-@applies("EMB-COUNT", "EMB-INDEX", "EMB-VECTOR-LENGTH", "EMB-FINITE", "EMB-USAGE")
 def _is_embeddings(ctx: RuleContext, ex: Exchange) -> bool:
     return _doc(ex) is not None
 
 
-@applies("EMB-DIMENSIONS")
 def _dims_requested(ctx: RuleContext, ex: Exchange) -> bool:
     return _doc(ex) is not None and _dimensions(ex) is not None and _format(ex) in ("float", "int8", "uint8")
 
 
-@applies("EMB-BASE64")
 def _base64_requested(ctx: RuleContext, ex: Exchange) -> bool:
     return _doc(ex) is not None and _format(ex) == "base64"
 
 
-@applies("EMB-INT-FORMATS")
 def _int_requested(ctx: RuleContext, ex: Exchange) -> bool:
     return _doc(ex) is not None and _format(ex) in INT_FORMATS
 
@@ -126,29 +100,47 @@ def _input_count(req: dict[str, Any]) -> int | None:
     return None
 
 
-@exchange_check("EMB-COUNT")
+@rule(
+    "EMB-COUNT",
+    "semantics",
+    "The answer has one embedding per input (a string input counts as one).",
+    f"{OPTS}/properties/input",
+    applies=_is_embeddings,
+)
 def check_count(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     doc = _doc(ex)
     assert doc is not None
     expected = _input_count(request_json(ex))
     got = len(doc["data"]) if isinstance(doc.get("data"), list) else None
     if expected is not None and got is not None and got != expected:
-        yield Finding("EMB-COUNT", f"{expected} input(s) were sent but the answer has {got} embedding(s)",
+        yield Finding(f"{expected} input(s) were sent but the answer has {got} embedding(s)",
                       path="$.data", value=str(got))
 
 
-@exchange_check("EMB-INDEX")
+@rule(
+    "EMB-INDEX",
+    "semantics",
+    "The data items' index values are 0..n-1, each exactly once.",
+    f"{ITEM}/properties/index",
+    applies=_is_embeddings,
+)
 def check_index(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     doc = _doc(ex)
     assert doc is not None
     items = _items(doc)
     indices = [d.get("index") for _, d in items]
     if items and all(is_int(x) for x in indices) and sorted(indices) != list(range(len(items))):
-        yield Finding("EMB-INDEX", f"data indices are {shorten(sorted(indices))}, expected each of "
+        yield Finding(f"data indices are {shorten(sorted(indices))}, expected each of "
                       f"0..{len(items) - 1} once", path="$.data[*].index", value=shorten(indices))
 
 
-@exchange_check("EMB-VECTOR-LENGTH")
+@rule(
+    "EMB-VECTOR-LENGTH",
+    "semantics",
+    "Every vector of one answer has the same length.",
+    f"{ITEM}/properties/embedding",
+    applies=_is_embeddings,
+)
 def check_vector_length(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     doc = _doc(ex)
     assert doc is not None
@@ -158,23 +150,35 @@ def check_vector_length(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     first_i, first = vecs[0]
     for i, v in vecs[1:]:
         if len(v) != len(first):
-            yield Finding("EMB-VECTOR-LENGTH", f"embedding {i} has {len(v)} values but embedding {first_i} has "
+            yield Finding(f"embedding {i} has {len(v)} values but embedding {first_i} has "
                           f"{len(first)}", path=f"$.data[{i}].embedding", value=str(len(v)))
 
 
-@exchange_check("EMB-FINITE")
+@rule(
+    "EMB-FINITE",
+    "semantics",
+    "Every embedding value is a finite number.",
+    f"{ITEM}/properties/embedding",
+    applies=_is_embeddings,
+)
 def check_finite(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     doc = _doc(ex)
     assert doc is not None
     for i, v in _vectors(doc):
         for k, x in enumerate(v):
             if not is_json_number(x) or (isinstance(x, float) and not math.isfinite(x)):
-                yield Finding("EMB-FINITE", f"embedding {i} value {k} is {shorten(x)}, not a finite number",
+                yield Finding(f"embedding {i} value {k} is {shorten(x)}, not a finite number",
                               path=f"$.data[{i}].embedding[{k}]", value=shorten(x))
                 break  # one per vector is enough to locate the defect
 
 
-@exchange_check("EMB-DIMENSIONS")
+@rule(
+    "EMB-DIMENSIONS",
+    "semantics",
+    "With dimensions requested, every vector has exactly that many values.",
+    f"{OPTS}/properties/dimensions",
+    applies=_dims_requested,
+)
 def check_dimensions(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     doc = _doc(ex)
     assert doc is not None
@@ -182,11 +186,18 @@ def check_dimensions(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     for i, item in _items(doc):
         emb = item.get("embedding")
         if isinstance(emb, list) and len(emb) != dims:
-            yield Finding("EMB-DIMENSIONS", f"dimensions={dims} was requested but embedding {i} has {len(emb)} values",
+            yield Finding(f"dimensions={dims} was requested but embedding {i} has {len(emb)} values",
                           path=f"$.data[{i}].embedding", value=str(len(emb)))
 
 
-@exchange_check("EMB-BASE64")
+@rule(
+    "EMB-BASE64",
+    "semantics",
+    "With encoding_format base64, each embedding is a base64 string of little-endian float32 values "
+        "(dimensions x 4 bytes when dimensions is requested).",
+    "2025-04-01#/components/schemas/EmbeddingEncodingFormat",
+    applies=_base64_requested,
+)
 def check_base64(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     doc = _doc(ex)
     assert doc is not None
@@ -195,24 +206,31 @@ def check_base64(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
         emb = item.get("embedding")
         path = f"$.data[{i}].embedding"
         if not isinstance(emb, str):
-            yield Finding("EMB-BASE64", f"encoding_format base64 was requested but embedding {i} is a "
+            yield Finding(f"encoding_format base64 was requested but embedding {i} is a "
                           f"{type(emb).__name__}, not a base64 string", path=path, value=shorten(emb, 80))
             continue
         try:
             raw = base64.b64decode(emb, validate=True)
         except (binascii.Error, ValueError) as exc:
-            yield Finding("EMB-BASE64", f"embedding {i} is not valid base64 ({exc})", path=path,
+            yield Finding(f"embedding {i} is not valid base64 ({exc})", path=path,
                           value=shorten(emb, 80))
             continue
         if len(raw) % 4:
-            yield Finding("EMB-BASE64", f"embedding {i} decodes to {len(raw)} bytes, not a whole number of "
+            yield Finding(f"embedding {i} decodes to {len(raw)} bytes, not a whole number of "
                           "float32 values", path=path, value=str(len(raw)))
         elif dims is not None and len(raw) != dims * 4:
-            yield Finding("EMB-BASE64", f"dimensions={dims} was requested but embedding {i} decodes to "
+            yield Finding(f"dimensions={dims} was requested but embedding {i} decodes to "
                           f"{len(raw) // 4} float32 values", path=path, value=str(len(raw) // 4))
 
 
-@exchange_check("EMB-INT-FORMATS")
+@rule(
+    "EMB-INT-FORMATS",
+    "semantics",
+    "With an integer encoding_format, values are integers in range (int8/binary -128..127, "
+        "uint8/ubinary 0..255) and packed bit formats have ceil(dimensions/8) values.",
+    "2025-04-01#/components/schemas/EmbeddingEncodingFormat",
+    applies=_int_requested,
+)
 def check_int_formats(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     doc = _doc(ex)
     assert doc is not None
@@ -223,21 +241,27 @@ def check_int_formats(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
         emb = item.get("embedding")
         path = f"$.data[{i}].embedding"
         if not isinstance(emb, list):
-            yield Finding("EMB-INT-FORMATS", f"encoding_format {fmt} was requested but embedding {i} is a "
+            yield Finding(f"encoding_format {fmt} was requested but embedding {i} is a "
                           f"{type(emb).__name__}, not an array of integers", path=path, value=shorten(emb, 80))
             continue
         bad = next(((k, x) for k, x in enumerate(emb) if not is_int(x) or not low <= x <= high), None)
         if bad is not None:
-            yield Finding("EMB-INT-FORMATS", f"encoding_format {fmt} needs integers in {low}..{high} but "
+            yield Finding(f"encoding_format {fmt} needs integers in {low}..{high} but "
                           f"embedding {i} value {bad[0]} is {shorten(bad[1])}",
                           path=f"{path}[{bad[0]}]", value=shorten(bad[1]))
         if packed and dims is not None and len(emb) != math.ceil(dims / 8):
-            yield Finding("EMB-INT-FORMATS", f"{fmt} packs 8 dimensions per value: dimensions={dims} needs "
+            yield Finding(f"{fmt} packs 8 dimensions per value: dimensions={dims} needs "
                           f"{math.ceil(dims / 8)} values, embedding {i} has {len(emb)}", path=path,
                           value=str(len(emb)))
 
 
-@exchange_check("EMB-USAGE")
+@rule(
+    "EMB-USAGE",
+    "semantics",
+    "usage.total_tokens >= usage.prompt_tokens.",
+    "2025-04-01#/components/schemas/EmbeddingsUsage",
+    applies=_is_embeddings,
+)
 def check_usage(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     doc = _doc(ex)
     assert doc is not None
@@ -246,5 +270,5 @@ def check_usage(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
         return
     p, t = usage.get("prompt_tokens"), usage.get("total_tokens")
     if is_int(p) and is_int(t) and t < p:
-        yield Finding("EMB-USAGE", f"usage.total_tokens ({t}) is less than usage.prompt_tokens ({p})",
+        yield Finding(f"usage.total_tokens ({t}) is less than usage.prompt_tokens ({p})",
                       path="$.usage.total_tokens", value=str(t))

@@ -11,9 +11,8 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from conformance.rules._model import Finding, Level, Rule, RuleContext
-from conformance.rules.judge import applies
-from conformance.rules.registry import define, exchange_check
+from conformance.rules._model import Finding, Level, RuleContext
+from conformance.rules.registry import rule
 from conformance.rules.schema_rules import NULL_FOR_ABSENT, issue_finding, null_absent_issues
 from conformance.rules.views import is_int, response_json
 from conformance.text import shorten
@@ -25,40 +24,11 @@ ERROR_POINTERS = {
     "azure-openai": "#/components/schemas/errorResponse",
 }
 
-define(Rule(
-    "ERROR-SHAPE", "errors",
-    'Every error answer has a JSON body {"error": {"code": string, "message": string, ...}}.',
-    "2025-04-01#/components/schemas/Azure.Core.Foundations.ErrorResponse (every operation's default response)",
-))
-define(Rule(
-    "ERROR-CONTENT-TYPE", "errors",
-    "An error answer with a body has Content-Type application/json.",
-    "2025-04-01#/paths/~1chat~1completions/post/responses/default/content",
-))
-define(Rule(
-    "ERROR-HEADER-CODE", "errors",
-    "When the x-ms-error-code header is present, it equals the body's error.code.",
-    "2025-04-01#/paths/~1chat~1completions/post/responses/default/headers/x-ms-error-code",
-    level=Level.WARNING,
-))
-define(Rule(
-    "RETRY-AFTER", "errors",
-    "A 429 answer says when to retry (Retry-After or retry-after-ms).",
-    "RFC 6585 §4 (429 MAY include Retry-After); Azure OpenAI quota docs (retry-after-ms)",
-    level=Level.WARNING,
-))
-define(Rule(
-    "AUTH-NO-ECHO", "auth",
-    "No response (headers or body) contains the credential the request presented.",
-    "OWASP ASVS V7.1 (no credentials in responses or logs); RFC 6750 §5.3",
-))
-
 
 def _error_answer(ex: Exchange) -> bool:
     return ex.response is not None and ex.response.status >= 400
 
 
-@applies("ERROR-SHAPE", "ERROR-HEADER-CODE")
 def _is_error(ctx: RuleContext, ex: Exchange) -> bool:
     return _error_answer(ex) and not ex.response.truncated  # type: ignore[union-attr]
 
@@ -115,7 +85,13 @@ _SHAPES = {
 }
 
 
-@exchange_check("ERROR-SHAPE")
+@rule(
+    "ERROR-SHAPE",
+    "errors",
+    'Every error answer has a JSON body {"error": {"code": string, "message": string, ...}}.',
+    "2025-04-01#/components/schemas/Azure.Core.Foundations.ErrorResponse (every operation's default response)",
+    applies=_is_error,
+)
 def check_error_shape(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     assert ex.response is not None
     body = response_json(ex.response)
@@ -126,7 +102,7 @@ def check_error_shape(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
         issues = ctx.spec.validate(pointer, body) if pointer else []
         tagged = null_absent_issues(issues, body, lambda doc: ctx.spec.validate(pointer, doc))
         for issue in issues:
-            f = issue_finding("ERROR-SHAPE", issue)
+            f = issue_finding(issue)
             interchangeable = (issue.path, issue.keyword, issue.message) in tagged
             f.variant = NULL_FOR_ABSENT if interchangeable else "azure-core-invalid"
             yield f
@@ -136,7 +112,6 @@ def check_error_shape(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
             "error-array": "$.error"}.get(variant, "$")
     value = body if path == "$" else _at(body, path)
     yield Finding(
-        "ERROR-SHAPE",
         f"the {ex.response.status} answer has {_SHAPES[variant]}; expected "
         f'{{"error": {{"code": string, "message": string}}}}. Body: {shown}',
         path="body" if body is NO_JSON else path,
@@ -154,25 +129,36 @@ def _at(body: Any, path: str) -> Any:
     return cur
 
 
-@applies("ERROR-CONTENT-TYPE")
 def _error_with_body(ctx: RuleContext, ex: Exchange) -> bool:
     return _error_answer(ex) and bool(ex.response.body)  # type: ignore[union-attr]
 
 
-@exchange_check("ERROR-CONTENT-TYPE")
+@rule(
+    "ERROR-CONTENT-TYPE",
+    "errors",
+    "An error answer with a body has Content-Type application/json.",
+    "2025-04-01#/paths/~1chat~1completions/post/responses/default/content",
+    applies=_error_with_body,
+)
 def check_error_content_type(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     assert ex.response is not None
     if ex.response.content_type != "application/json":
         raw = ex.response.header("content-type")
         yield Finding(
-            "ERROR-CONTENT-TYPE",
             f"the {ex.response.status} error answer has Content-Type {raw!r}, expected application/json",
             path="header:content-type",
             value=shorten(raw),
         )
 
 
-@exchange_check("ERROR-HEADER-CODE")
+@rule(
+    "ERROR-HEADER-CODE",
+    "errors",
+    "When the x-ms-error-code header is present, it equals the body's error.code.",
+    "2025-04-01#/paths/~1chat~1completions/post/responses/default/headers/x-ms-error-code",
+    level=Level.WARNING,
+    applies=_is_error,
+)
 def check_error_header_code(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     assert ex.response is not None
     header = ex.response.header("x-ms-error-code")
@@ -183,42 +169,50 @@ def check_error_header_code(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]
     code = str(err["code"])
     if header.strip() != code:
         yield Finding(
-            "ERROR-HEADER-CODE",
             f"header x-ms-error-code is {header!r} but the body's error.code is {code!r}",
             path="header:x-ms-error-code",
             value=shorten(header),
         )
 
 
-@applies("RETRY-AFTER")
 def _is_429(ctx: RuleContext, ex: Exchange) -> bool:
     return ex.response is not None and ex.response.status == 429
 
 
-@exchange_check("RETRY-AFTER")
+@rule(
+    "RETRY-AFTER",
+    "errors",
+    "A 429 answer says when to retry (Retry-After or retry-after-ms).",
+    "RFC 6585 §4 (429 MAY include Retry-After); Azure OpenAI quota docs (retry-after-ms)",
+    level=Level.WARNING,
+    applies=_is_429,
+)
 def check_retry_after(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     assert ex.response is not None
     if ex.response.header("retry-after") is None and ex.response.header("retry-after-ms") is None:
         yield Finding(
-            "RETRY-AFTER",
             "the 429 answer has neither Retry-After nor retry-after-ms, so clients cannot back off correctly",
             path="header:retry-after",
             value=None,
         )
 
 
-@applies("AUTH-NO-ECHO")
 def _credential_presented(ctx: RuleContext, ex: Exchange) -> bool:
     # Only a live run knows the credential it presented; recorded traffic cannot be judged for echoes.
     return ex.response is not None and (ctx.target is not None or bool(ex.credential_echo))
 
 
-@exchange_check("AUTH-NO-ECHO")
+@rule(
+    "AUTH-NO-ECHO",
+    "auth",
+    "No response (headers or body) contains the credential the request presented.",
+    "OWASP ASVS V7.1 (no credentials in responses or logs); RFC 6750 §5.3",
+    applies=_credential_presented,
+)
 def check_auth_no_echo(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     # The client detected echoes on the unredacted bytes; only the location is reported here.
     for where in ex.credential_echo:
         yield Finding(
-            "AUTH-NO-ECHO",
             f"the response contains the credential the request presented (in {where}); "
             "the value is withheld from this report",
             path=where,

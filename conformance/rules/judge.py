@@ -1,10 +1,10 @@
 """Judging one exchange: run every exchange-scope check that applies, and say which applied.
 
-Design (kept deliberately simple): every exchange rule has a cheap *applicability predicate*,
-registered next to its check with `@applies("RULE-ID", ...)`. `judge_exchange` runs a check only
-when its predicate holds, and `applicable_rules` lists exactly those rules, so a rule counts as
-"evaluated" (a pass in the report) only on exchanges it could judge. A rule without a predicate
-(one added elsewhere without `@applies`) applies whenever the exchange got a response.
+Design (kept deliberately simple): every exchange rule declares a cheap *applicability predicate*
+(`@rule(..., applies=...)`). `judge_exchange` runs a check only when its predicate holds, and
+`applicable_rules` lists exactly those rules, so a rule counts as "evaluated" (a pass in the report)
+only on exchanges it could judge. A rule without a predicate applies whenever the exchange got a
+response.
 
 A check that crashes is a suite bug, not a target deviation: in production (`raise_errors=False`)
 it becomes a NOTE finding naming the check, so one bug never aborts a whole run; tests pass
@@ -14,47 +14,27 @@ it becomes a NOTE finding naming the check, so one bug never aborts a whole run;
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from conformance.rules._model import Finding, Level, RuleContext, iter_findings
-from conformance.rules.registry import exchange_checks
+from conformance.rules._model import Finding, Level, Rule, RuleContext
+from conformance.rules.catalogue import exchange_rules
 from conformance.rules.views import chunks, transcript
 from conformance.text import shorten
 
 if TYPE_CHECKING:
     from conformance.transport.exchange import Exchange
 
-Predicate = Callable[[RuleContext, "Exchange"], bool]
-
 #: At most this many findings of one rule on one exchange (a 5,000-chunk stream with the same
 #: defect in every chunk must not produce 5,000 findings); the rest is summarised in one NOTE.
 MAX_FINDINGS_PER_RULE = 20
 
-_PREDICATES: dict[str, Predicate] = {}
 
-
-def applies(*rule_ids: str) -> Callable[[Predicate], Predicate]:
-    """Register `pred` as the applicability predicate of the given rules."""
-
-    def deco(pred: Predicate) -> Predicate:
-        for rid in rule_ids:
-            _PREDICATES[rid] = pred
-        return pred
-
-    return deco
-
-
-def predicate_for(rule_id: str) -> Predicate | None:
-    return _PREDICATES.get(rule_id)
-
-
-def _applies(rule_id: str, ctx: RuleContext, ex: Exchange) -> bool:
-    pred = _PREDICATES.get(rule_id)
-    if pred is None:
+def _applies(rule: Rule, ctx: RuleContext, ex: Exchange) -> bool:
+    if rule.applies is None:
         return ex.response is not None
-    return bool(pred(ctx, ex))
+    return bool(rule.applies(ctx, ex))
 
 
 def _api_ok(rule_api: str, ctx: RuleContext) -> bool:
@@ -64,14 +44,14 @@ def _api_ok(rule_api: str, ctx: RuleContext) -> bool:
 def applicable_rules(ctx: RuleContext, exchange: Exchange) -> list[str]:
     """Ids of the exchange rules that judge this exchange (whether or not they found anything)."""
     out = []
-    for check in exchange_checks():
-        if not _api_ok(check.rule.api, ctx):
+    for rule in exchange_rules():
+        if not _api_ok(rule.api, ctx):
             continue
         try:
-            if _applies(check.rule.id, ctx, exchange):
-                out.append(check.rule.id)
+            if _applies(rule, ctx, exchange):
+                out.append(rule.id)
         except Exception:  # noqa: BLE001 - a broken predicate must not hide the others
-            out.append(check.rule.id)
+            out.append(rule.id)
     return out
 
 
@@ -111,20 +91,21 @@ def _stream_decoded_once(exchange: Exchange) -> Iterator[None]:
 
 def _judge(ctx: RuleContext, exchange: Exchange, *, raise_errors: bool) -> list[Finding]:
     findings: list[Finding] = []
-    for check in exchange_checks():
-        if not _api_ok(check.rule.api, ctx):
+    for rule in exchange_rules():
+        if not _api_ok(rule.api, ctx):
             continue
         try:
-            if not _applies(check.rule.id, ctx, exchange):
+            if not _applies(rule, ctx, exchange):
                 continue
-            found = _capped(check.rule.id, iter_findings(check, ctx, exchange))
+            found = _capped(rule, _located(rule.check(ctx, exchange), exchange))
         except Exception as exc:
             if raise_errors:
                 raise
             found = [
                 Finding(
-                    rule_id=check.rule.id,
-                    message=f"the suite's check {check.func.__name__} crashed on this exchange "
+                    rule_id=rule.id,
+                    rule=rule,
+                    message=f"the suite's check {rule.check.__name__} crashed on this exchange "
                     f"({type(exc).__name__}: {shorten(str(exc), 200)}); the rule was not judged",
                     level=Level.NOTE,
                     operation_id=exchange.operation_id,
@@ -135,7 +116,17 @@ def _judge(ctx: RuleContext, exchange: Exchange, *, raise_errors: bool) -> list[
     return findings
 
 
-def _capped(rule_id: str, found: Iterable[Finding]) -> list[Finding]:
+def _located(found: Iterable[Finding], exchange: Exchange) -> Iterator[Finding]:
+    """Findings tied to the exchange and operation they were found on."""
+    for f in found:
+        if f.operation_id is None:
+            f.operation_id = exchange.operation_id
+        if f.exchange is None:
+            f.exchange = exchange
+        yield f
+
+
+def _capped(rule: Rule, found: Iterable[Finding]) -> list[Finding]:
     out: list[Finding] = []
     extra = 0
     for f in found:
@@ -147,7 +138,8 @@ def _capped(rule_id: str, found: Iterable[Finding]) -> list[Finding]:
         first = out[0]
         out.append(
             Finding(
-                rule_id=rule_id,
+                rule_id=rule.id,
+                rule=rule,
                 message=f"{extra} further finding(s) of this rule on this exchange not listed",
                 level=Level.NOTE,
                 operation_id=first.operation_id,

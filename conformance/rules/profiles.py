@@ -131,7 +131,7 @@ def apply_profile(
 ) -> list[Finding]:
     """Set each finding's level from its rule's level and, in `azure`, the conventions and errata
     (`errata` replaces the file's entries, e.g. to prove that a subset suffices)."""
-    from conformance.rules.registry import get_rule
+    from conformance.rules.catalogue import get_rule
 
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r} (choose from {', '.join(PROFILES)})")

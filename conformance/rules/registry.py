@@ -1,71 +1,61 @@
-"""The one place rules live: definitions, their checks, and lookup.
+"""Where rules are declared: one decorator per rule, on its check.
 
-Add a rule: `define(Rule(...))` in the module of its family and decorate its check with
-`@exchange_check("RULE-ID")` (single-exchange rules, usable on recorded traffic) or
-`@behaviour_check("RULE-ID")` (judged from the exchanges one test made). Then add its fault
-to `conformance.reference.faults.FAULTS` so the self-tests prove it both ways.
+    @rule("TRANSPORT-ANSWER", "transport", "Every request gets a complete HTTP answer ...",
+          "RFC 9112 §6; the suite's limits", applies=_always)
+    def check_transport_answer(ctx, ex):
+        yield Finding("no response: ...", path="transport")
+
+The decorator carries the rule's id, family, statement, source, level, API, scope and applicability;
+the findings a check yields take their rule from it (never a retyped id). This module only stores;
+`catalogue` imports the family modules and answers lookups, so nothing here imports a family.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from conformance.rules._model import ExchangeCheck, RegisteredCheck, Rule
+from conformance.rules._model import Finding, Level, Rule
 
 _RULES: dict[str, Rule] = {}
-_EXCHANGE_CHECKS: dict[str, RegisteredCheck] = {}
-_BEHAVIOUR_CHECKS: dict[str, Callable[..., Any]] = {}
 
 
-def define(rule: Rule) -> Rule:
-    if rule.id in _RULES and _RULES[rule.id] != rule:
-        raise ValueError(f"rule id {rule.id} defined twice")
-    _RULES[rule.id] = rule
-    return rule
+def rule(
+    id: str,
+    family: str,
+    statement: str,
+    source: str,
+    level: Level = Level.VIOLATION,
+    *,
+    api: str = "any",
+    scope: str = "exchange",
+    applies: Callable[..., bool] | None = None,
+) -> Callable[[Callable[..., Iterable[Finding] | None]], Callable[..., Iterator[Finding]]]:
+    """Declare a rule on its check; the returned function stamps every finding with the rule."""
 
+    def deco(func: Callable[..., Iterable[Finding] | None]) -> Callable[..., Iterator[Finding]]:
+        @functools.wraps(func)
+        def check(*args: Any, **kwargs: Any) -> Iterator[Finding]:
+            for finding in func(*args, **kwargs) or ():
+                if not finding.rule_id:
+                    finding.rule_id = declared.id
+                if finding.rule is None and finding.rule_id == declared.id:
+                    finding.rule = declared
+                yield finding
 
-def exchange_check(rule_id: str) -> Callable[[ExchangeCheck], ExchangeCheck]:
-    def deco(func: ExchangeCheck) -> ExchangeCheck:
-        rule = _RULES[rule_id]
-        if rule.scope != "exchange":
-            raise ValueError(f"{rule_id} is not an exchange-scope rule")
-        _EXCHANGE_CHECKS[rule_id] = RegisteredCheck(rule, func)
-        return func
+        declared = Rule(
+            id, family, statement, source, level, scope=scope, api=api, check=check, applies=applies
+        )
+        if id in _RULES:
+            raise ValueError(f"rule id {id} declared twice")
+        _RULES[id] = declared
+        check.rule = declared  # type: ignore[attr-defined]
+        return check
 
     return deco
 
 
-def behaviour_check(rule_id: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    def deco(func: Callable[..., Any]) -> Callable[..., Any]:
-        if rule_id not in _RULES:
-            raise KeyError(rule_id)
-        _BEHAVIOUR_CHECKS[rule_id] = func
-        return func
-
-    return deco
-
-
-def _load_all() -> None:
-    # Importing the family modules registers their rules.
-    from conformance.rules import catalogue  # noqa: F401
-
-
-def get_rule(rule_id: str) -> Rule | None:
-    _load_all()
-    return _RULES.get(rule_id)
-
-
-def all_rules() -> list[Rule]:
-    _load_all()
-    return sorted(_RULES.values(), key=lambda r: (r.family, r.id))
-
-
-def exchange_checks() -> list[RegisteredCheck]:
-    _load_all()
-    return list(_EXCHANGE_CHECKS.values())
-
-
-def behaviour_checks() -> dict[str, Callable[..., Any]]:
-    _load_all()
-    return dict(_BEHAVIOUR_CHECKS)
+def declared_rules() -> dict[str, Rule]:
+    """The rules declared so far, by id (complete once `catalogue` is imported)."""
+    return _RULES

@@ -12,35 +12,11 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from conformance.rules._model import Finding, Level, Rule, RuleContext
-from conformance.rules.judge import applies
-from conformance.rules.registry import define, exchange_check
+from conformance.rules._model import Finding, Level, RuleContext
+from conformance.rules.registry import rule
 from conformance.rules.views import is_2xx, json_error, request_json, response_json, stream_requested
 from conformance.text import shorten
 from conformance.transport.exchange import NO_JSON, Exchange
-
-define(Rule(
-    "SCHEMA-RESPONSE", "schema",
-    "A successful JSON response body validates against the operation's declared response schema.",
-    "2025-04-01#/paths/~1chat~1completions/post/responses/200 (and every operation's 2xx response)",
-))
-define(Rule(
-    "BODY-JSON", "schema",
-    "A response labelled application/json has a body that is valid UTF-8 JSON (RFC 8259).",
-    "RFC 8259 §8.1 (UTF-8) and the operation's declared application/json content",
-))
-define(Rule(
-    "CONTENT-TYPE-JSON", "schema",
-    "A successful non-streamed response has Content-Type application/json (a charset parameter is allowed).",
-    "2025-04-01#/paths/~1chat~1completions/post/responses/200/content (application/json only)",
-))
-define(Rule(
-    "NO-SERVER-ERROR", "errors",
-    "The service never answers 5xx: schema-invalid requests are answered 400/422, never 5xx.",
-    'REST reference: "A specific error is returned on those cases where the model can\'t support a '
-    'specific parameter" (422); RFC 9110 §15.6: 5xx means the server failed to fulfil a valid request',
-))
-
 
 _EMBEDDING = re.compile(r"\$\.data\[\d+\]\.embedding")
 
@@ -49,7 +25,6 @@ def _json_media(content_type: str) -> bool:
     return content_type == "application/json" or content_type.endswith("+json")
 
 
-@applies("SCHEMA-RESPONSE")
 def _has_json_success(ctx: RuleContext, ex: Exchange) -> bool:
     return (
         is_2xx(ex)
@@ -61,7 +36,13 @@ def _has_json_success(ctx: RuleContext, ex: Exchange) -> bool:
     )
 
 
-@exchange_check("SCHEMA-RESPONSE")
+@rule(
+    "SCHEMA-RESPONSE",
+    "schema",
+    "A successful JSON response body validates against the operation's declared response schema.",
+    "2025-04-01#/paths/~1chat~1completions/post/responses/200 (and every operation's 2xx response)",
+    applies=_has_json_success,
+)
 def check_schema_response(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     assert ex.response is not None and ex.operation_id is not None
     body = response_json(ex.response)
@@ -70,7 +51,7 @@ def check_schema_response(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     interchangeable = null_absent_issues(issues, body, lambda doc: ctx.spec.validate_response(
         ex.operation_id, ex.response.status, doc))
     for issue in issues:
-        f = issue_finding("SCHEMA-RESPONSE", issue)
+        f = issue_finding(issue)
         if (issue.path, issue.keyword, issue.message) in interchangeable:
             f.variant = NULL_FOR_ABSENT
         # The embedding schemas say "array of numbers" while their own description (and every service)
@@ -159,10 +140,9 @@ def null_absent_issues(issues: list[Any], instance: Any, revalidate: Any) -> set
     return out
 
 
-def issue_finding(rule_id: str, issue: Any, *, path_prefix: str = "") -> Finding:
+def issue_finding(issue: Any, *, path_prefix: str = "") -> Finding:
     """One finding per SchemaIssue; open-enum notes stay notes."""
     return Finding(
-        rule_id=rule_id,
         message=issue.message,
         path=path_prefix + issue.path,
         value=issue.value,
@@ -172,20 +152,24 @@ def issue_finding(rule_id: str, issue: Any, *, path_prefix: str = "") -> Finding
     )
 
 
-@applies("BODY-JSON")
 def _labelled_json(ctx: RuleContext, ex: Exchange) -> bool:
     r = ex.response
     # A body cut by the suite's own size limit cannot be judged as JSON.
     return r is not None and bool(r.body) and not r.truncated and _json_media(r.content_type)
 
 
-@exchange_check("BODY-JSON")
+@rule(
+    "BODY-JSON",
+    "schema",
+    "A response labelled application/json has a body that is valid UTF-8 JSON (RFC 8259).",
+    "RFC 8259 §8.1 (UTF-8) and the operation's declared application/json content",
+    applies=_labelled_json,
+)
 def check_body_json(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     assert ex.response is not None
     if response_json(ex.response) is NO_JSON:
         err = json_error(ex.response) or "body is not JSON"
         yield Finding(
-            "BODY-JSON",
             f"the body is labelled {ex.response.content_type} but {err}; "
             f"body starts {shorten(ex.response.text[:200])}",
             path="body",
@@ -193,12 +177,17 @@ def check_body_json(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
         )
 
 
-@applies("CONTENT-TYPE-JSON")
 def _non_streamed_success(ctx: RuleContext, ex: Exchange) -> bool:
     return is_2xx(ex) and not stream_requested(ex)
 
 
-@exchange_check("CONTENT-TYPE-JSON")
+@rule(
+    "CONTENT-TYPE-JSON",
+    "schema",
+    "A successful non-streamed response has Content-Type application/json (a charset parameter is allowed).",
+    "2025-04-01#/paths/~1chat~1completions/post/responses/200/content (application/json only)",
+    applies=_non_streamed_success,
+)
 def check_content_type_json(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     assert ex.response is not None
     ct = ex.response.content_type
@@ -209,7 +198,6 @@ def check_content_type_json(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]
         return  # e.g. Azure OpenAI audio operations also declare text/plain
     raw = ex.response.header("content-type")
     yield Finding(
-        "CONTENT-TYPE-JSON",
         f"a successful non-streamed answer has Content-Type {raw!r}, expected application/json"
         + (" (the request did not ask for stream: true)" if ct == "text/event-stream" else ""),
         path="header:content-type",
@@ -231,18 +219,23 @@ def _declared_media_types(ctx: RuleContext, ex: Exchange) -> tuple[str, ...]:
     return ()
 
 
-@applies("NO-SERVER-ERROR")
 def _has_response(ctx: RuleContext, ex: Exchange) -> bool:
     return ex.response is not None
 
 
-@exchange_check("NO-SERVER-ERROR")
+@rule(
+    "NO-SERVER-ERROR",
+    "errors",
+    "The service never answers 5xx: schema-invalid requests are answered 400/422, never 5xx.",
+    'REST reference: "A specific error is returned on those cases where the model can\'t support a '
+    'specific parameter" (422); RFC 9110 §15.6: 5xx means the server failed to fulfil a valid request',
+    applies=_has_response,
+)
 def check_no_server_error(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     assert ex.response is not None
     status = ex.response.status
     if status >= 500:
         yield Finding(
-            "NO-SERVER-ERROR",
             f"the service answered {status} (a server error) to {ex.request.method} {ex.request.path}; "
             f"body starts {shorten(ex.response.text[:200])}",
             path="status",

@@ -17,9 +17,8 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
-from conformance.rules._model import Finding, Level, Rule, RuleContext
-from conformance.rules.judge import applies
-from conformance.rules.registry import define, exchange_check
+from conformance.rules._model import Finding, Level, RuleContext
+from conformance.rules.registry import rule
 from conformance.rules.schema_rules import NULL_FOR_ABSENT, issue_finding, null_absent_issues
 from conformance.rules.views import chunks, is_2xx, is_int, stream_requested, transcript
 from conformance.text import shorten
@@ -28,64 +27,6 @@ from conformance.transport.sse import SSEParser
 
 WHATWG = "WHATWG HTML §9.2 Server-sent events (event-stream interpretation)"
 SDK = "azure-ai-inference SDK: BaseStreamingChatCompletions accepts only lines starting 'data: '"
-
-define(Rule(
-    "STREAM-CONTENT-TYPE", "streaming",
-    "A successful answer to a request with stream: true is a text/event-stream.",
-    "2025-04-01#/components/schemas/ChatCompletionsOptions/properties/stream",
-))
-define(Rule(
-    "STREAM-FRAMING", "streaming",
-    "Every event's data is one JSON document, except the terminating [DONE]; the stream is valid "
-    "UTF-8 without NUL or other framing defects.",
-    WHATWG,
-))
-define(Rule(
-    "STREAM-DONE", "streaming",
-    "The last event is `data: [DONE]` and nothing follows it.",
-    "azure-ai-inference SDK: stops at 'data: [DONE]'; OpenAI-compatible stream termination",
-))
-define(Rule(
-    "STREAM-COMPLETE", "streaming",
-    "The stream ends by itself within the suite's time, size and event bounds.",
-    WHATWG + "; the suite's configured limits",
-))
-define(Rule(
-    "STREAM-CHUNK-SCHEMA", "streaming",
-    "Every streamed chunk validates against the streamed-update schema.",
-    "2025-04-01#/components/schemas/StreamingChatCompletionsUpdate",
-))
-define(Rule(
-    "STREAM-SAME-ID", "streaming",
-    "Every chunk of one stream carries the same id.",
-    "2025-04-01#/components/schemas/StreamingChatCompletionsUpdate/properties/id",
-))
-define(Rule(
-    "STREAM-FIRST-ROLE", "streaming",
-    "A delta's role, where present, is 'assistant'.",
-    "2025-04-01#/components/schemas/StreamingChatResponseMessageUpdate/properties/role",
-))
-define(Rule(
-    "STREAM-FINISH-REASON", "streaming",
-    "Each choice gets exactly one non-null finish_reason, and no content follows it.",
-    "2025-04-01#/components/schemas/StreamingChatChoiceUpdate/properties/finish_reason",
-))
-define(Rule(
-    "STREAM-USAGE-SUM", "streaming",
-    "Usage in a chunk, where present, adds up: total_tokens == prompt_tokens + completion_tokens.",
-    "2025-04-01#/components/schemas/CompletionsUsage/properties/total_tokens",
-))
-define(Rule(
-    "STREAM-CONTENT-STRING", "streaming",
-    "Every delta content piece is a string (or null), so the pieces concatenate to the answer.",
-    "2025-04-01#/components/schemas/StreamingChatResponseMessageUpdate/properties/content",
-))
-define(Rule(
-    "STREAM-SDK-INTEROP", "interop",
-    "The stream uses only `data: ` lines and \\n line endings, which the official SDK can read.",
-    SDK,
-    level=Level.WARNING,
-))
 
 
 def _raw(text: str, limit: int = 160) -> str:
@@ -111,18 +52,22 @@ def _choice_chunks(ts: StreamTranscript) -> Iterator[tuple[int, int, dict[str, A
                     yield i, pos, ch
 
 
-@applies("STREAM-CONTENT-TYPE")
 def _stream_asked_ok(ctx: RuleContext, ex: Exchange) -> bool:
     return is_2xx(ex) and stream_requested(ex)
 
 
-@exchange_check("STREAM-CONTENT-TYPE")
+@rule(
+    "STREAM-CONTENT-TYPE",
+    "streaming",
+    "A successful answer to a request with stream: true is a text/event-stream.",
+    "2025-04-01#/components/schemas/ChatCompletionsOptions/properties/stream",
+    applies=_stream_asked_ok,
+)
 def check_stream_content_type(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     assert ex.response is not None
     if ex.response.content_type != "text/event-stream":
         raw = ex.response.header("content-type")
         yield Finding(
-            "STREAM-CONTENT-TYPE",
             f"the request asked for stream: true and got {ex.response.status} with Content-Type {raw!r} "
             "instead of text/event-stream",
             path="header:content-type",
@@ -130,25 +75,30 @@ def check_stream_content_type(ctx: RuleContext, ex: Exchange) -> Iterator[Findin
         )
 
 
-@applies("STREAM-FRAMING", "STREAM-CHUNK-SCHEMA", "STREAM-SAME-ID", "STREAM-FIRST-ROLE",
-         "STREAM-USAGE-SUM", "STREAM-CONTENT-STRING", "STREAM-SDK-INTEROP", "STREAM-COMPLETE")
 def _is_stream(ctx: RuleContext, ex: Exchange) -> bool:
     return _stream(ex) is not None
 
 
-@exchange_check("STREAM-FRAMING")
+@rule(
+    "STREAM-FRAMING",
+    "streaming",
+    "Every event's data is one JSON document, except the terminating [DONE]; the stream is valid "
+    "UTF-8 without NUL or other framing defects.",
+    WHATWG,
+    applies=_is_stream,
+)
 def check_stream_framing(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     ts = _stream(ex)
     assert ts is not None
     for issue in ts.framing_issues:
-        yield Finding("STREAM-FRAMING", f"event-stream framing defect: {issue}", path="stream", value=shorten(issue))
+        yield Finding(f"event-stream framing defect: {issue}", path="stream", value=shorten(issue))
     decoded = {i for i, _ in chunks(ts)}  # cached per transcript: no second json.loads of good events
     for i, ev in enumerate(ts.events):
         if i in decoded:
             continue
         why = _not_one_document(ev.data)
         if why is not None:
-            yield Finding("STREAM-FRAMING", f"event {i}'s data is {why}", path=f"event[{i}]", value=_raw(ev.data))
+            yield Finding(f"event {i}'s data is {why}", path=f"event[{i}]", value=_raw(ev.data))
     # Data never followed by a blank line is never dispatched (WHATWG discards it at the end of the
     # stream): events separated by a single newline all end up here, merged into one event. After a
     # [DONE], STREAM-DONE reports trailing bytes; a stream cut short is STREAM-COMPLETE's alone.
@@ -157,7 +107,6 @@ def check_stream_framing(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
             why = _not_one_document(ev.data)
             if why is not None:
                 yield Finding(
-                    "STREAM-FRAMING",
                     f"the stream ends with an event no blank line terminates (a client discards it), and its "
                     f"data is {why}",
                     path="stream:trailing",
@@ -195,13 +144,18 @@ def _unterminated(trailing: str) -> list[SSEEvent]:
     return parser.close().events
 
 
-@applies("STREAM-DONE", "STREAM-FINISH-REASON")
 def _completed_stream(ctx: RuleContext, ex: Exchange) -> bool:
     ts = _stream(ex)
     return ts is not None and _completed(ts)
 
 
-@exchange_check("STREAM-DONE")
+@rule(
+    "STREAM-DONE",
+    "streaming",
+    "The last event is `data: [DONE]` and nothing follows it.",
+    "azure-ai-inference SDK: stops at 'data: [DONE]'; OpenAI-compatible stream termination",
+    applies=_completed_stream,
+)
 def check_stream_done(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     ts = _stream(ex)
     assert ts is not None
@@ -210,7 +164,6 @@ def check_stream_done(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
         last = ts.events[-1].data if ts.events else None
         hint = " (an unterminated `data: [DONE]` is in the trailing bytes)" if "[DONE]" in ts.trailing else ""
         yield Finding(
-            "STREAM-DONE",
             f"the stream ended without a `data: [DONE]` event{hint}",
             path=f"event[{len(ts.events) - 1}]" if ts.events else "stream",
             value=_raw(last) if last is not None else None,
@@ -218,28 +171,31 @@ def check_stream_done(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     elif done_at[0] != len(ts.events) - 1:
         after = ts.events[done_at[0] + 1]
         yield Finding(
-            "STREAM-DONE",
             f"{len(ts.events) - 1 - done_at[0]} event(s) follow `data: [DONE]` (event {done_at[0]})",
             path=f"event[{done_at[0] + 1}]",
             value=_raw(after.data),
         )
     if done_at and ts.trailing.strip():
         yield Finding(
-            "STREAM-DONE",
             "bytes follow the last event (an unterminated event after `data: [DONE]`)",
             path="stream:trailing",
             value=_raw(ts.trailing),
         )
 
 
-@exchange_check("STREAM-COMPLETE")
+@rule(
+    "STREAM-COMPLETE",
+    "streaming",
+    "The stream ends by itself within the suite's time, size and event bounds.",
+    WHATWG + "; the suite's configured limits",
+    applies=_is_stream,
+)
 def check_stream_complete(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     ts = _stream(ex)
     assert ts is not None
     if not _completed(ts):
         why = ts.cut_reason or "the connection did not close normally"
         yield Finding(
-            "STREAM-COMPLETE",
             f"the stream did not end by itself: {why} after {len(ts.events)} event(s), {ts.raw_size} bytes",
             path="stream",
             value=shorten(why),
@@ -281,7 +237,13 @@ def annotation_kind(chunk: Any) -> str | None:
     return None
 
 
-@exchange_check("STREAM-CHUNK-SCHEMA")
+@rule(
+    "STREAM-CHUNK-SCHEMA",
+    "streaming",
+    "Every streamed chunk validates against the streamed-update schema.",
+    "2025-04-01#/components/schemas/StreamingChatCompletionsUpdate",
+    applies=_is_stream,
+)
 def check_stream_chunk_schema(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     ts = _stream(ex)
     assert ts is not None
@@ -301,7 +263,7 @@ def check_stream_chunk_schema(ctx: RuleContext, ex: Exchange) -> Iterator[Findin
         issues = spec.validate(pointer, chunk)
         tagged = null_absent_issues(issues, chunk, lambda doc: spec.validate(pointer, doc))
         for issue in issues:
-            f = issue_finding("STREAM-CHUNK-SCHEMA", issue, path_prefix=prefix)
+            f = issue_finding(issue, path_prefix=prefix)
             if kind is not None:
                 f.variant = kind
             elif (issue.path, issue.keyword, issue.message) in tagged:
@@ -324,13 +286,19 @@ def _annotation_findings(spec: Any, chunk: dict[str, Any], kind: str, prefix: st
         if pointer.rsplit("/", 1)[-1] not in names:
             continue
         for issue in spec.validate(pointer, value):
-            f = issue_finding("STREAM-CHUNK-SCHEMA", issue, path_prefix=prefix)
+            f = issue_finding(issue, path_prefix=prefix)
             f.path = prefix + where + issue.path[1:]
             f.variant = kind
             yield f
 
 
-@exchange_check("STREAM-SAME-ID")
+@rule(
+    "STREAM-SAME-ID",
+    "streaming",
+    "Every chunk of one stream carries the same id.",
+    "2025-04-01#/components/schemas/StreamingChatCompletionsUpdate/properties/id",
+    applies=_is_stream,
+)
 def check_stream_same_id(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     ts = _stream(ex)
     assert ts is not None
@@ -345,7 +313,6 @@ def check_stream_same_id(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
         if cid == main or (kind is not None and ctx.api == "azure-openai"):
             continue  # Azure OpenAI's annotation messages are documented with id "": not completion chunks
         yield Finding(
-            "STREAM-SAME-ID",
             f"event {i} has id {shorten(cid)} while {count} other chunk(s) have id {shorten(main)}",
             path=f"event[{i}]$.id",
             value=shorten(cid),
@@ -353,7 +320,13 @@ def check_stream_same_id(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
         )
 
 
-@exchange_check("STREAM-FIRST-ROLE")
+@rule(
+    "STREAM-FIRST-ROLE",
+    "streaming",
+    "A delta's role, where present, is 'assistant'.",
+    "2025-04-01#/components/schemas/StreamingChatResponseMessageUpdate/properties/role",
+    applies=_is_stream,
+)
 def check_stream_role(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     ts = _stream(ex)
     assert ts is not None
@@ -361,7 +334,6 @@ def check_stream_role(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
         delta = ch.get("delta")
         if isinstance(delta, dict) and delta.get("role") is not None and delta["role"] != "assistant":
             yield Finding(
-                "STREAM-FIRST-ROLE",
                 f"a delta carries role {shorten(delta['role'])}; a streamed answer's role is 'assistant'",
                 path=f"event[{i}]$.choices[{pos}].delta.role",
                 value=shorten(delta["role"]),
@@ -377,7 +349,13 @@ def _has_payload(ch: dict[str, Any]) -> bool:
     return ch.get("text") not in (None, "")
 
 
-@exchange_check("STREAM-FINISH-REASON")
+@rule(
+    "STREAM-FINISH-REASON",
+    "streaming",
+    "Each choice gets exactly one non-null finish_reason, and no content follows it.",
+    "2025-04-01#/components/schemas/StreamingChatChoiceUpdate/properties/finish_reason",
+    applies=_completed_stream,
+)
 def check_stream_finish_reason(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     ts = _stream(ex)
     assert ts is not None
@@ -393,7 +371,6 @@ def check_stream_finish_reason(ctx: RuleContext, ex: Exchange) -> Iterator[Findi
     for idx, fins in sorted(finishes.items()):
         if not fins:
             yield Finding(
-                "STREAM-FINISH-REASON",
                 f"choice {idx} never received a non-null finish_reason before the stream ended",
                 path=f"stream$.choices[{idx}].finish_reason",
                 value="null",
@@ -401,7 +378,6 @@ def check_stream_finish_reason(ctx: RuleContext, ex: Exchange) -> Iterator[Findi
             continue
         for i, pos, reason in fins[1:]:
             yield Finding(
-                "STREAM-FINISH-REASON",
                 f"choice {idx} received a second finish_reason {shorten(reason)} "
                 f"(the first was {shorten(fins[0][2])} at event {fins[0][0]})",
                 path=f"event[{i}]$.choices[{pos}].finish_reason",
@@ -410,14 +386,19 @@ def check_stream_finish_reason(ctx: RuleContext, ex: Exchange) -> Iterator[Findi
         if idx in payload_after:
             i, pos = payload_after[idx]
             yield Finding(
-                "STREAM-FINISH-REASON",
                 f"choice {idx} got more content at event {i} after its finish_reason at event {fins[0][0]}",
                 path=f"event[{i}]$.choices[{pos}].delta",
                 value=_raw(ts.events[i].data),
             )
 
 
-@exchange_check("STREAM-USAGE-SUM")
+@rule(
+    "STREAM-USAGE-SUM",
+    "streaming",
+    "Usage in a chunk, where present, adds up: total_tokens == prompt_tokens + completion_tokens.",
+    "2025-04-01#/components/schemas/CompletionsUsage/properties/total_tokens",
+    applies=_is_stream,
+)
 def check_stream_usage_sum(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     ts = _stream(ex)
     assert ts is not None
@@ -430,14 +411,19 @@ def check_stream_usage_sum(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
         p, c, t = (usage.get(k) for k in ("prompt_tokens", "completion_tokens", "total_tokens"))
         if is_int(p) and is_int(c) and is_int(t) and t != p + c:
             yield Finding(
-                "STREAM-USAGE-SUM",
                 f"usage.total_tokens is {t} but prompt_tokens + completion_tokens = {p} + {c} = {p + c}",
                 path=f"event[{i}]$.usage.total_tokens",
                 value=str(t),
             )
 
 
-@exchange_check("STREAM-CONTENT-STRING")
+@rule(
+    "STREAM-CONTENT-STRING",
+    "streaming",
+    "Every delta content piece is a string (or null), so the pieces concatenate to the answer.",
+    "2025-04-01#/components/schemas/StreamingChatResponseMessageUpdate/properties/content",
+    applies=_is_stream,
+)
 def check_stream_content_string(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     ts = _stream(ex)
     assert ts is not None
@@ -445,7 +431,6 @@ def check_stream_content_string(ctx: RuleContext, ex: Exchange) -> Iterator[Find
         delta = ch.get("delta")
         if isinstance(delta, dict) and "content" in delta and not isinstance(delta["content"], (str, type(None))):
             yield Finding(
-                "STREAM-CONTENT-STRING",
                 f"a delta's content is a {type(delta['content']).__name__}, not a string: the pieces "
                 "cannot be concatenated into the answer",
                 path=f"event[{i}]$.choices[{pos}].delta.content",
@@ -453,7 +438,14 @@ def check_stream_content_string(ctx: RuleContext, ex: Exchange) -> Iterator[Find
             )
 
 
-@exchange_check("STREAM-SDK-INTEROP")
+@rule(
+    "STREAM-SDK-INTEROP",
+    "interop",
+    "The stream uses only `data: ` lines and \\n line endings, which the official SDK can read.",
+    SDK,
+    level=Level.WARNING,
+    applies=_is_stream,
+)
 def check_stream_sdk_interop(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     ts = _stream(ex)
     assert ts is not None
@@ -463,7 +455,7 @@ def check_stream_sdk_interop(ctx: RuleContext, ex: Exchange) -> Iterator[Finding
     def once(kind: str, message: str, path: str, value: str | None) -> Iterator[Finding]:
         if kind not in seen:
             seen.add(kind)
-            yield Finding("STREAM-SDK-INTEROP", f"{message}: valid SSE, but breaks {client}",
+            yield Finding(f"{message}: valid SSE, but breaks {client}",
                           path=path, value=value, variant=kind)
 
     endings = ts.line_endings - {"\n"}

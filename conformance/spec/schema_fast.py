@@ -42,7 +42,7 @@ from urllib.parse import quote
 import jsonschema_rs
 from referencing import Registry
 
-from conformance.spec.schema import OPEN_ENUM, _format
+from conformance.spec.formats import OPEN_ENUM, _format
 
 STRICT, LENIENT = "strict", "lenient"
 #: JSON Schema keywords the rewrite reproduces exactly (Python and jsonschema_rs agree on them).

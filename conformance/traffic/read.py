@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
+from conformance.text import clip
 from conformance.transport.exchange import (
     NO_JSON,
     Exchange,
@@ -543,5 +544,4 @@ def _float(value: Any) -> float:
 
 
 def _short(exc: BaseException, limit: int = 160) -> str:
-    text = str(exc).replace("\n", " ")
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return clip(str(exc).replace("\n", " "), limit)

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from conformance.rules._model import Level, RuleContext
-from conformance.rules.judge import MAX_FINDINGS_PER_RULE, applicable_rules, judge_exchange, predicate_for
-from conformance.rules.registry import exchange_checks, get_rule
+from conformance.rules.catalogue import exchange_rules, get_rule
+from conformance.rules.judge import MAX_FINDINGS_PER_RULE, applicable_rules, judge_exchange
 from tests.rules.helpers import ctx, exchange, judge, of, sse_of
 
 EXPECTED = {
@@ -32,8 +32,8 @@ def test_every_rule_is_registered_with_family_level_check_and_predicate(family: 
     rule = get_rule(rule_id)
     assert rule is not None and rule.family == family and rule.scope == "exchange" and rule.source
     assert rule.level == (Level.WARNING if rule_id in WARNING_RULES else Level.VIOLATION)
-    assert rule_id in {c.rule.id for c in exchange_checks()}
-    assert predicate_for(rule_id) is not None
+    assert rule_id in {r.id for r in exchange_rules()}
+    assert rule.check is not None and rule.applies is not None
 
 
 def test_applicable_rules_are_exactly_those_that_can_judge() -> None:
