@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -167,15 +166,12 @@ def test_input_and_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFix
 
 def test_whole_corpus_runs_through_the_pipeline(tmp_path: Path) -> None:
     CORPUS = shared("corpus")
-    started = time.monotonic()
     results, code = validate_traffic([CORPUS], profile="azure", report_dir=tmp_path / "r")
-    elapsed = time.monotonic() - started
     files = len(list(CORPUS.glob("*.json")))
     assert results.summary.requests == files and results.capabilities["traffic"]["unreadable_count"] == 0
     assert code in (0, 1) and results.summary.verdict in ("conformant", "not conformant")
     versions = results.summary.target.api_version
     assert versions.startswith("azure-openai 2024-04-01-preview (nearest vendored spec for recorded api-version ")
     assert "2024-10-21" in versions
-    assert elapsed < 60, f"{files} exchanges took {elapsed:.1f}s"
     suite = ET.parse(tmp_path / "r" / "junit.xml").getroot()
     assert int(suite.get("tests")) > files
