@@ -144,7 +144,7 @@ def cmd_fleet(args: argparse.Namespace, run_argv: list[str]) -> int:
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
-    from conformance.report.fleet import merge
+    from conformance.report.fleet_html import merge
 
     missing = [p for p in args.results if not Path(p).exists()]
     if missing:
@@ -161,7 +161,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
 
 def cmd_trend(args: argparse.Namespace) -> int:
-    from conformance.report.trend import trend
+    from conformance.report.trend_html import trend
 
     folder = Path(args.folder)
     if not folder.is_dir():

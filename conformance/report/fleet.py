@@ -289,25 +289,3 @@ def _family_order(rows: list[Deployment]) -> list[str]:
         return (-failing, -warned, catalogue.get(fam, len(catalogue)), fam)
 
     return sorted(used, key=key)
-
-
-def write_fleet(fleet: Fleet, out_dir: Path) -> dict[str, Path]:
-    """Write fleet.json and fleet.html into `out_dir` (atomically); return their paths."""
-    import json
-
-    from conformance.report.fleet_html import render_fleet_html
-    from conformance.report.json_out import atomic_write
-
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {"json": out_dir / "fleet.json", "html": out_dir / "fleet.html"}
-    atomic_write(paths["json"], json.dumps(fleet.to_json(), indent=2, ensure_ascii=False) + "\n")
-    atomic_write(paths["html"], render_fleet_html(fleet))
-    return paths
-
-
-def merge(paths: Iterable[Path], out_dir: Path) -> tuple[Fleet, dict[str, Path]]:
-    """`conformance merge`: find the results files under `paths`, aggregate, write fleet.json/html."""
-    files = find_results(paths)
-    fleet = build_fleet(files, out_dir)
-    return fleet, write_fleet(fleet, out_dir)

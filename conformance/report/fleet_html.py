@@ -8,9 +8,13 @@ and the page carries no script at all.
 from __future__ import annotations
 
 import html
+import json
+from collections.abc import Iterable
+from pathlib import Path
 
 from conformance.report._page import Escaper, outcome_class, page
-from conformance.report.fleet import Deployment, Fleet, RuleSpread
+from conformance.report.fleet import Deployment, Fleet, RuleSpread, build_fleet, find_results
+from conformance.report.json_out import atomic_write
 from conformance.report.matrix import count_text
 
 _VERDICT_CLASS = {"conformant": "o-pass", "not conformant": "o-violation"}
@@ -187,3 +191,20 @@ class _FleetPage:
 
 def render_fleet_html(fleet: Fleet) -> str:
     return _FleetPage(fleet).render()
+
+
+def write_fleet(fleet: Fleet, out_dir: Path) -> dict[str, Path]:
+    """Write fleet.json and fleet.html into `out_dir` (atomically); return their paths."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {"json": out_dir / "fleet.json", "html": out_dir / "fleet.html"}
+    atomic_write(paths["json"], json.dumps(fleet.to_json(), indent=2, ensure_ascii=False) + "\n")
+    atomic_write(paths["html"], render_fleet_html(fleet))
+    return paths
+
+
+def merge(paths: Iterable[Path], out_dir: Path) -> tuple[Fleet, dict[str, Path]]:
+    """`conformance merge`: find the results files under `paths`, aggregate, write fleet.json/html."""
+    files = find_results(paths)
+    fleet = build_fleet(files, out_dir)
+    return fleet, write_fleet(fleet, out_dir)

@@ -203,23 +203,3 @@ def collect(root: Path) -> Trend:
             )
         )
     return Trend(out, unreadable)
-
-
-def write_trend(trend: Trend, out_dir: Path) -> dict[str, Path]:
-    import json
-
-    from conformance.report.json_out import atomic_write
-    from conformance.report.trend_html import render_trend_html
-
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {"json": out_dir / "trend.json", "html": out_dir / "trend.html"}
-    atomic_write(paths["json"], json.dumps(trend.to_json(), indent=2, ensure_ascii=False) + "\n")
-    atomic_write(paths["html"], render_trend_html(trend))
-    return paths
-
-
-def trend(root: Path, out_dir: Path) -> tuple[Trend, dict[str, Path]]:
-    """`conformance trend`: collect the nights under `root`, write trend.json and trend.html."""
-    result = collect(root)
-    return result, write_trend(result, out_dir)

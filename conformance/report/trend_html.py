@@ -4,10 +4,13 @@ styled by fleet.css, and every text in them passes through the same escaper as t
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 from conformance.report._page import Escaper, page
-from conformance.report.trend import DeploymentTrend, Event, Trend
+from conformance.report.json_out import atomic_write
+from conformance.report.trend import DeploymentTrend, Event, Trend, collect
 
 _LEFT, _RIGHT, _TOP, _PLOT_H, _BOTTOM = 44, 24, 30, 150, 28
 _GRID_LABEL, _ROW_H = 150, 18
@@ -228,3 +231,18 @@ class _TrendPage:
 
 def render_trend_html(trend: Trend) -> str:
     return _TrendPage(trend).render()
+
+
+def write_trend(trend: Trend, out_dir: Path) -> dict[str, Path]:
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {"json": out_dir / "trend.json", "html": out_dir / "trend.html"}
+    atomic_write(paths["json"], json.dumps(trend.to_json(), indent=2, ensure_ascii=False) + "\n")
+    atomic_write(paths["html"], render_trend_html(trend))
+    return paths
+
+
+def trend(root: Path, out_dir: Path) -> tuple[Trend, dict[str, Path]]:
+    """`conformance trend`: collect the nights under `root`, write trend.json and trend.html."""
+    result = collect(root)
+    return result, write_trend(result, out_dir)

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from conformance.report._safe import clip, neutralise
-from conformance.report.fleet import Fleet, NotRun, build_fleet, write_fleet
+from conformance.report.fleet import Fleet, NotRun, build_fleet
+from conformance.report.fleet_html import write_fleet
 
 #: Options of `conformance run` that name one deployment: refused with several targets.
 PER_TARGET_OPTIONS = ("--endpoint", "--api-key", "--baseline", "--save-traffic")

@@ -11,7 +11,8 @@ import pytest
 
 from conformance.cli import main
 from conformance.report import write_reports
-from conformance.report.fleet import find_results, merge
+from conformance.report.fleet import find_results
+from conformance.report.fleet_html import merge
 from conformance.transport import redact
 from tests.report.sample import FAKE_SECRET, SCRIPT, sample_results
 

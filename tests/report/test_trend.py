@@ -8,7 +8,8 @@ from pathlib import Path
 
 from conformance.cli import main
 from conformance.report.json_out import write_results_json
-from conformance.report.trend import collect, trend
+from conformance.report.trend import collect
+from conformance.report.trend_html import trend
 from conformance.results import RuleResult, RunResults, count_outcomes
 from tests.report.sample import SCRIPT, sample_results
 
