@@ -175,6 +175,7 @@ class TargetClient:
         target misbehaviour. `credential`: "default", "none", "wrong", "api-key", "bearer", "entra"."""
         method = method.upper()
         cred_headers, presented = self._credential(credential)
+        sent_credential = "none" if not cred_headers else "dummy" if credential == "wrong" else "configured"
         query: dict[str, str] = dict(params or {})
         version = self.api_version if api_version is DEFAULT else api_version
         if version is not None:
@@ -217,6 +218,9 @@ class TargetClient:
                 wait = None
             self.stats.requests += 1
             exchange = self._send_once(method, url, send_headers, body, sent_json, presented, stream)
+            exchange.request.credential = sent_credential
+            if sent_credential == "dummy":
+                exchange.request.dummy_credential = presented
             exchange.operation_id, exchange.purpose = operation_id, purpose
             resp = exchange.response
             if resp is not None and exchange.error is None and resp.status in REDIRECT_STATUSES:

@@ -21,16 +21,21 @@ _KEY_REF = "$CONFORMANCE_API_KEY"
 
 
 def to_curl(request: RecordedRequest) -> str:
-    """`curl -sS -X METHOD 'url' -H ... --data-raw 'body'` for `request` (credential-free)."""
+    """`curl -sS -X METHOD 'url' -H ... --data-raw 'body'` for `request`.
+
+    The configured credential appears as `$CONFORMANCE_API_KEY`; a deliberately wrong one as the
+    literal dummy that was sent (so the line gets the 401 that was judged); none when none was sent.
+    """
+    dummy = request.dummy_credential if request.credential == "dummy" else None
     parts = ["curl", "-sS", "-X", shlex.quote(request.method.upper()), shlex.quote(request.url)]
     for name, value in request.headers.items():
         lname = name.lower()
         if lname in _SKIP:
             continue
         if lname in _KEY_HEADERS:
-            parts += ["-H", f'"{name}: {_KEY_REF}"']
+            parts += ["-H", shlex.quote(f"{name}: {dummy}") if dummy else f'"{name}: {_KEY_REF}"']
         elif lname == "authorization":
-            parts += ["-H", f'"Authorization: Bearer {_KEY_REF}"']
+            parts += ["-H", shlex.quote(f"{name}: Bearer {dummy}") if dummy else f'"Authorization: Bearer {_KEY_REF}"']
         else:
             parts += ["-H", shlex.quote(f"{name}: {value}")]
     if _wants_stream(request):

@@ -61,6 +61,11 @@ class RecordedRequest:
     body: bytes | None = None
     #: The JSON document that was sent, when the body was JSON (NO_JSON otherwise).
     json: Any = NO_JSON
+    #: Which credential was sent: "configured" (the user's own, shown only as $CONFORMANCE_API_KEY),
+    #: "none", or "dummy" (a deliberately wrong one; no secret, so kept in `dummy_credential` for
+    #: a reproduction that sends exactly what was judged).
+    credential: str = "configured"
+    dummy_credential: str | None = None
 
     @property
     def path(self) -> str:

@@ -68,6 +68,26 @@ def test_credential_headers_as_seen_by_the_server():
     assert default.json() == CHAT
 
 
+def test_curl_line_reproduces_the_credential_that_was_sent():
+    """The wrong credential is a literal dummy in the curl line (so it gets the 401 judged), the
+    configured one only `$CONFORMANCE_API_KEY`, and a missing one is missing."""
+    import shlex
+
+    from conformance.transport.curl import to_curl
+
+    with serve_raw(_ok) as server, TargetClient(_config(server.url)) as client:
+        exchanges = [client.request("GET", "/info", credential=c) for c in ("default", "none", "wrong")]
+        default, none, wrong = server.requests
+    lines = [to_curl(ex.request) for ex in exchanges]
+    assert [ex.request.credential for ex in exchanges] == ["configured", "none", "dummy"]
+    assert '-H "api-key: $CONFORMANCE_API_KEY"' in lines[0] and KEY not in lines[0]
+    assert "api-key" not in lines[1].lower() and "CONFORMANCE_API_KEY" not in lines[1]
+    args = shlex.split(lines[2])
+    assert f"api-key: {wrong.headers['api-key']}" in args  # exactly the value the server received
+    assert "CONFORMANCE_API_KEY" not in lines[2] and KEY not in lines[2]
+    assert exchanges[2].request.headers["api-key"] != wrong.headers["api-key"]  # recorded redacted
+
+
 def test_bearer_auth_config_and_custom_headers():
     with serve_raw(_ok) as server, TargetClient(_config(server.url, auth="bearer")) as client:
         client.request("GET", "/info", headers={"extra-parameters": "drop", "Accept": "text/plain"})

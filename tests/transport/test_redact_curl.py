@@ -119,6 +119,15 @@ def test_curl_bearer_header_and_stream_flag():
     assert "-H 'extra-parameters: pass-through'" in line
 
 
+def test_curl_sends_a_deliberately_wrong_credential_literally():
+    request = _request(b"{}", {"Authorization": "***REDACTED***"})
+    request.credential, request.dummy_credential = "dummy", "0000deadbeef"
+    assert "-H 'Authorization: Bearer 0000deadbeef'" in to_curl(request)
+    assert "CONFORMANCE_API_KEY" not in to_curl(request)
+    request.credential = "configured"  # the dummy value is only used for a dummy credential
+    assert '-H "Authorization: Bearer $CONFORMANCE_API_KEY"' in to_curl(request)
+
+
 def test_curl_body_is_shell_safe_and_exact():
     nasty = "'; rm -rf / #\"$(x)`y`\\ @file é😀"
     body = json.dumps({"content": nasty}, ensure_ascii=False).encode()
