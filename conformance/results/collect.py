@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +52,7 @@ class ResultCollector:
     #: Tests that crashed instead of judging ("nodeid: error"), reported as an incomplete run.
     errors: list[str] = field(default_factory=list)
     _exchange_ids: dict[int, str] = field(default_factory=dict)
+    _alive: weakref.WeakValueDictionary[int, Exchange] = field(default_factory=weakref.WeakValueDictionary)
     prefix: str = "x"
 
     def mark_evaluated(self, rule_id: str, operation_id: str, test: str = "") -> None:
@@ -67,10 +69,13 @@ class ResultCollector:
     def _exchange_ref(self, exchange: Exchange | None) -> str | None:
         if exchange is None:
             return None
+        # id() is reused once an exchange is freed: an id maps to its ref only while that very
+        # exchange is alive, or a later exchange would be reported as an earlier one.
         key = id(exchange)
-        if key not in self._exchange_ids:
+        if key not in self._exchange_ids or self._alive.get(key) is not exchange:
             ref = f"{self.prefix}{len(self.exchanges) + 1}"
             self._exchange_ids[key] = ref
+            self._alive[key] = exchange
             self.exchanges[ref] = exchange_record(exchange)
         return self._exchange_ids[key]
 
