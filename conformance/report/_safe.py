@@ -110,3 +110,18 @@ def anchor(prefix: str, *parts: Any) -> str:
     slug = re.sub(r"[^A-Za-z0-9_-]+", "-", joined).strip("-")[:48]
     digest = hashlib.sha1(joined.encode("utf-8", "surrogatepass")).hexdigest()[:8]
     return f"{prefix}-{slug}-{digest}" if slug else f"{prefix}-{digest}"
+
+
+def endpoint_text(host: Any, path: Any = "") -> str:
+    """`host[:port]/path` of an endpoint: never its userinfo, query string or fragment."""
+    where = host_only(host)
+    text = str(path or "")
+    if "://" in text:
+        try:
+            text = urlsplit(text).path
+        except ValueError:
+            text = ""
+    text = text.split("?", 1)[0].split("#", 1)[0]
+    if text and not text.startswith("/"):
+        text = "/" + text
+    return where + text.rstrip("/") if where else ""

@@ -35,6 +35,10 @@ class Target:
     profile: str
     depth: str
     reference: bool = False  # the embedded reference deployment
+    #: The endpoint's path (never its query string or userinfo), e.g. "/models" or "/openai".
+    endpoint_path: str = ""
+    #: Model or deployment names by kind, as the target file declares them ({"chat": "gpt-4o"}).
+    models: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

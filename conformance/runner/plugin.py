@@ -209,6 +209,46 @@ def pytest_configure_node(node: Any) -> None:
         node.workerinput["conformance_target"] = session.reference.target(session.config.api, session.config.api_version)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """pytest-html reads its extra stylesheets in its own pytest_configure: add ours before it does."""
+    if config.getoption("htmlpath", default=None) and isinstance(getattr(config.option, "css", None), list):
+        from importlib import resources
+
+        css = resources.files("conformance.report").joinpath("pytest_html.css")
+        config.option.css.append(str(css))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """The target, API, api-version, profile, depth and seed in pytest-html's environment table."""
+    suite = get_session(session.config)
+    if suite is None or _is_worker(session.config):
+        return
+    try:
+        from pytest_metadata.plugin import metadata_key
+    except ImportError:
+        return
+    metadata = session.config.stash.get(metadata_key, None)
+    if metadata is None:
+        return
+    from conformance.report._safe import endpoint_text
+
+    cfg = suite.config
+    target = endpoint_text(_host(cfg.endpoint), _path(cfg.endpoint))
+    ours = {
+        "Target": f"{target} (embedded reference deployment)" if suite.reference else target,
+        "API": cfg.api,
+        "api-version": suite.api_version,
+        "Profile": cfg.profile,
+        "Depth": cfg.depth,
+        "Seed": f"{suite.seed} (reproduce with --conformance-seed {suite.seed})",
+    }
+    rest = {k: v for k, v in metadata.items() if k not in ours}
+    metadata.clear()
+    metadata.update({**ours, **rest})  # ours first: the table is read top-down
+
+
 def pytest_report_header(config: pytest.Config) -> list[str] | None:
     session = get_session(config)
     if session is None:
@@ -230,6 +270,12 @@ def _host(url: str | None) -> str:
         return ""
     parts = urlsplit(url)
     return parts.netloc.split("@")[-1]
+
+
+def _path(url: str | None) -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).path.rstrip("/") if url else ""
 
 
 @pytest.hookimpl(trylast=True)
@@ -285,6 +331,8 @@ def build_results(suite: Any, config: pytest.Config) -> Any:
             profile=cfg.profile,
             depth=cfg.depth,
             reference=suite.reference is not None,
+            endpoint_path=_path(cfg.endpoint),
+            models={str(k): str(v) for k, v in (cfg.models or {}).items()},
         ),
         spec_file=str(suite.spec.file.relative_to(suite.spec.file.parents[2])) if len(suite.spec.file.parents) > 2 else str(suite.spec.file),
         spec_sha256=suite.spec.sha256,

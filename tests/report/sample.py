@@ -82,6 +82,14 @@ def sample_results(*, failing: bool = True, secret: str = FAKE_SECRET) -> RunRes
             '{"detail":"Extra parameters [\'foo\'] are not allowed"}',
         ),
     }
+    # A generated request showing the same fault as x1, with a noisier body: never the example shown.
+    exchanges["x4"] = _exchange(
+        "POST", f"{base}/chat/completions?api-version=2025-05-01", 200, hostile.replace("exploded", "imploded")
+    )
+    exchanges["x4"]["purpose"] = "positive (generated)"
+    exchanges["x4"]["request"]["body"] = (
+        '{"messages":[{"role":"user","content":"\\ud83d\\ude00 fuzz"}],"temperature":3.57e-154,"max_tokens":16}'
+    )
     exchanges["x2"]["stream"] = {
         "events": 2,
         "cut_reason": None,
@@ -204,6 +212,17 @@ def sample_results(*, failing: bool = True, secret: str = FAKE_SECRET) -> RunRes
                         "SCHEMA-RESPONSE",
                         chat,
                         "violation",
+                        f"'imploded' is not one of the finish reasons {ESC_RED}",
+                        "x4",
+                        path="$.choices[0].finish_reason",
+                        value='"imploded"',
+                        pointer="2025-05-01#/components/schemas/CompletionsFinishReason",
+                        keyword="enum",
+                    ),
+                    finding(
+                        "SCHEMA-RESPONSE",
+                        chat,
+                        "violation",
                         f"'exploded' is not one of the finish reasons {ESC_RED}",
                         "x1",
                         path="$.choices[0].finish_reason",
@@ -245,7 +264,13 @@ def sample_results(*, failing: bool = True, secret: str = FAKE_SECRET) -> RunRes
         verdict="not conformant" if failing else "conformant",
         counts={},
         target=Target(
-            "contoso-ai.services.ai.azure.com", "model-inference", "2025-05-01", "azure", "standard"
+            "contoso-ai.services.ai.azure.com",
+            "model-inference",
+            "2025-05-01",
+            "azure",
+            "standard",
+            endpoint_path="/models",
+            models={"chat": "phi-4", "embeddings": "cohere-embed-v3"},
         ),
         spec_file="specs/model-inference/2025-05-01/openapi.yaml",
         spec_sha256="3f1c9a7e0b6d4c2a8e5f7b9d1c3a5e7f9b1d3c5a7e9f1b3d5c7a9e1f3b5d7c9a",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -249,3 +250,97 @@ def test_hostile_results_file_shapes_do_not_crash(tmp_path: Path) -> None:
     assert "\\ud800 lone" in text
     assert "more characters]" in text  # the 100 kB message was clipped
     assert written["json"].exists()
+
+
+def test_failing_rules_table_comes_first_and_lists_every_failing_rule(page: str) -> None:
+    table = re.search(r'<section id="failing">(.*?)</section>', page, re.S).group(1)
+    assert page.index('id="failing"') < page.index('id="summary"') < page.index('id="matrix"')
+    listed = re.findall(r'<td class="rid"><a href="#([^"]+)"><code>([^<]+)</code>', table)
+    # Violations first (in family order, an unknown rule's family last), then warnings.
+    assert [rule for _, rule in listed] == ["SCHEMA-RESPONSE", "STREAM-DONE", "X-RETIRED-RULE", "ERROR-SHAPE"]
+    for card_id, _ in listed:  # each rule leads to its details
+        assert re.search(f'<article class="card [^"]*" id="{card_id}"', page), card_id
+    assert "EXTRA-PARAMS-ERROR" not in table  # waived: not failing
+    # The simplest reproduction: the hand-written request, not the generated one seen first.
+    schema_row = table[table.index("SCHEMA-RESPONSE") : table.index("STREAM-DONE")]
+    assert "say hello" in schema_row.lower() and "3.57e-154" not in schema_row
+    assert 'data-copy="curl-' in schema_row
+
+
+def test_identical_findings_are_grouped_with_a_count(page: str) -> None:
+    card = re.search(r'<article class="card o-violation" id="r-SCHEMA-RESPONSE-getChat.*?</article>', page, re.S)
+    text = card.group(0)
+    assert text.count('<li class="finding">') == 1 and "× 2" in text
+    assert "&#x27;exploded&#x27; is not one of" in text.split('<details class="more">')[0]  # example first
+    assert "1 more occurrence of this finding" in text and "imploded" in text.split('<details class="more">')[1]
+
+
+def test_filters_and_copy_buttons_exist_only_for_scripts(page: str) -> None:
+    assert re.search(r'<form id="filters"[^>]* hidden>', page)
+    copies = re.findall(r'<button type="button" class="copy[^>]*>', page)
+    assert copies and all(b.endswith(" hidden>") for b in copies)
+    # Everything filterable says what it is, so the script matches without parsing text.
+    for tag in re.findall(r"<(?:tr|article|li)[^>]* data-o=[^>]*>", page):
+        assert 'data-f="' in tag and 'data-op="' in tag
+
+
+def test_target_box_shows_endpoint_path_models_capabilities_and_budget(page: str) -> None:
+    target = re.search(r'<section class="target">(.*?)</section>', page, re.S).group(1)
+    for text in (
+        "contoso-ai.services.ai.azure.com/models",
+        "chat: phi-4 · embeddings: cohere-embed-v3",
+        "streaming, tools · unsupported: json_schema",
+        "57 of 200 requests used",
+        "standard",
+    ):
+        assert text in target, text
+
+
+def test_target_box_never_shows_userinfo_or_query_string() -> None:
+    results = sample_results()
+    results.summary.target.endpoint_host = "user:hunter2@contoso.example:8443"
+    results.summary.target.endpoint_path = "/models?api-key=hunter3#frag"
+    page = render_html(results)
+    assert "contoso.example:8443/models" in page
+    assert "hunter2" not in page and "hunter3" not in page
+
+
+def test_picture_has_the_matrix_numbers(page: str) -> None:
+    assert '<svg class="chart"' in page and "Outcomes per rule family" in page
+    assert "✗ 1  ✓ 2" in page  # schema: 1 violation and 2 passes, as in the matrix
+
+
+def test_a_huge_faulted_run_stays_under_the_page_limit() -> None:
+    """Thousands of distinct findings with large bodies: the page stays under PAGE_LIMIT and says
+    where the rest is."""
+    from conformance.report.html import PAGE_LIMIT
+
+    results = sample_results()
+    big = "x" * 60_000
+    template = results.exchanges["x1"]
+    results.exchanges.update(
+        {
+            f"big{i}": dict(template, request=dict(template["request"], body=big), response=dict(template["response"], body=big))
+            for i in range(3000)
+        }
+    )
+    for op in range(30):
+        findings = [
+            {"level": "violation", "message": f"`field_{op}_{i}` is wrong", "path": f"$.f{i}", "exchange": f"big{op * 100 + i}"}
+            for i in range(100)
+        ]
+        results.results.append(RuleResult("SCHEMA-RESPONSE", f"op{op}", "violation", "schema", "violation", findings=findings))
+    page = render_html(finalize(results))
+    assert len(page.encode("utf-8")) < PAGE_LIMIT
+    assert "to keep this page under 5 MB" in page
+    assert "characters cut here; the whole text is exchange" in page  # long bodies cut in the middle
+
+
+@pytest.mark.slow
+def test_report_of_a_deep_faulted_run_stays_under_the_page_limit(faulted: dict[str, Path]) -> None:
+    from conformance.report.html import PAGE_LIMIT
+
+    report = faulted["deep"]
+    data = json.loads((report / "results.json").read_text(encoding="utf-8"))
+    assert len(data["exchanges"]) > 500  # deep and badly broken: far more than a page can show in full
+    assert (report / "report.html").stat().st_size < PAGE_LIMIT

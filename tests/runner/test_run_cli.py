@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import html
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -84,6 +86,15 @@ def test_fault_is_reported_with_rule_operation_path_and_curl(tmp_path: Path) -> 
         v["rule_id"] == "SCHEMA-RESPONSE" and v["operation_id"] == "getChatCompletions"
         for v in violations(data)
     )
+    # pytest-html: the run's identity heads its environment table; long curl lines wrap.
+    details = (out / "pytest-details.html").read_text(encoding="utf-8")
+    blob = re.search(r'data-jsonblob="([^"]*)"', details).group(1)
+    environment = json.loads(html.unescape(blob))["environment"]
+    assert list(environment)[:6] == ["Target", "API", "api-version", "Profile", "Depth", "Seed"]
+    assert environment["Target"].endswith("/models (embedded reference deployment)")
+    assert environment["API"] == "model-inference" and environment["Profile"] == "azure"
+    assert environment["Seed"].startswith(str(data["summary"]["seed"]))
+    assert ".logwrapper .log" in details and "overflow-wrap: anywhere" in details
 
 
 def test_usage_errors_exit_2(tmp_path: Path) -> None:

@@ -224,7 +224,7 @@ def test_generated_invalid_requests_are_rejected(operation: Any, judge: TestJudg
         elif query["api-version"] != suite.api_version:
             api_version = str(query["api-version"])
         sent[0] += 1
-        ex = judge.send(operation.method, path, purpose=f"negative: {why}", api_version=api_version, **kwargs)
+        ex = judge.send(operation.method, path, purpose=f"negative (generated): {why}", api_version=api_version, **kwargs)
         judge.judge("NEGATIVE-REJECTED", B.negative_rejected(ex, why_invalid=why))
 
     _run(suite, operation, count, "negative", body)
