@@ -254,6 +254,8 @@ def test_azure_openai_matrix_fits_at_1400(browser, faulted: dict[str, Path]) -> 
 
 
 def test_filters_hide_and_show_rows(browser, faulted: dict[str, Path]) -> None:
+    from playwright.sync_api import expect
+
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto((faulted["deep"] / "report.html").as_uri())
     rows = page.locator("table.failing tbody tr")
@@ -286,7 +288,8 @@ def test_filters_hide_and_show_rows(browser, faulted: dict[str, Path]) -> None:
     assert visible(cards) == 0 and visible(rows) == 0
     assert page.locator("#checked li[data-o=pass]").first.is_visible()
     page.click("#filters button[type=reset]")
-    page.wait_for_function("document.querySelectorAll('#violations article.card[hidden]').length === 0")
+    # (expect polls from playwright's isolated world: the report's CSP forbids evaluating strings)
+    expect(page.locator("#violations article.card[hidden]")).to_have_count(0, timeout=10_000)
     assert visible(rows) == total_rows and visible(cards) == total_cards
     page.close()
 
