@@ -303,3 +303,22 @@ def test_without_scripts_everything_is_shown(browser, faulted: dict[str, Path]) 
     assert page.locator("table.failing tbody tr").count() == len(_failing_rules(faulted["deep"]))
     assert all(el.is_visible() for el in page.locator("#violations article.card").all())
     context.close()
+
+
+def test_pytest_html_page_keeps_long_curl_lines_inside(browser, faulted: dict[str, Path]) -> None:
+    """pytest-details.html of the faulted run: the run's identity on top, no log running off the page."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto((faulted["deep"] / "pytest-details.html").as_uri())
+    page.locator("#environment").wait_for()
+    environment = page.locator("#environment").inner_text()
+    for key in ("Target", "API", "api-version", "Profile", "Depth", "Seed"):
+        assert key in environment, key
+    logs = page.locator(".logwrapper .log")
+    assert logs.count() > 0 and "reproduce: curl" in logs.first.inner_text()
+    widths = page.evaluate(
+        "Array.from(document.querySelectorAll('.logwrapper .log')).map(l => l.scrollWidth - l.clientWidth)"
+    )
+    assert max(widths) <= 1, widths
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    _shoot(page, "screenshot-pytest-details-1400.png")
+    page.close()
