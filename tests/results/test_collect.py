@@ -13,7 +13,7 @@ def test_each_finding_points_at_its_own_exchange_even_when_ids_are_reused() -> N
     collector = ResultCollector()
     for i in range(200):
         exchange = Exchange(RecordedRequest("GET", f"https://h/models/info?n={i}"), operation_id="getModelInfo")
-        collector.add_findings([Finding("X-RULE", f"finding {i}", operation_id="getModelInfo", exchange=exchange)])
+        collector.add_findings([Finding(f"finding {i}", rule_id="X-RULE", operation_id="getModelInfo", exchange=exchange)])
         del exchange
     for f in collector.findings:
         n = f["message"].split()[-1]
@@ -23,7 +23,7 @@ def test_each_finding_points_at_its_own_exchange_even_when_ids_are_reused() -> N
 def test_one_exchange_judged_twice_is_recorded_once() -> None:
     collector = ResultCollector()
     exchange = Exchange(RecordedRequest("GET", "https://h/models/info"), operation_id="getModelInfo")
-    collector.add_findings([Finding("A", "a", operation_id="op", exchange=exchange)])
-    collector.add_findings([Finding("B", "b", operation_id="op", exchange=exchange)])
+    collector.add_findings([Finding("a", rule_id="A", operation_id="op", exchange=exchange)])
+    collector.add_findings([Finding("b", rule_id="B", operation_id="op", exchange=exchange)])
     assert len(collector.exchanges) == 1
     assert collector.findings[0]["exchange"] == collector.findings[1]["exchange"]
