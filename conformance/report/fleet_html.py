@@ -116,7 +116,10 @@ class _FleetPage:
 
     def row(self, d: Deployment) -> str:
         endpoint = d.endpoint_host + (d.endpoint_path or "")
-        models = ", ".join(f"{v}" for v in dict.fromkeys(d.models.values())) or "–"
+        # One name per line, its kind (chat, embeddings, ...) on hover: several deployments must fit side by side.
+        models = "<br>".join(
+            f'<span title="{self.t(kind)}">{self.t(name)}</span>' for kind, name in d.models.items()
+        ) or "–"
         verdict = f'<span class="badge {_VERDICT_CLASS.get(d.verdict, "o-warning")}">{self.t(d.verdict)}</span>'
         cells = []
         for fam in self.f.families:
@@ -138,7 +141,7 @@ class _FleetPage:
             f'<tr data-verdict="{self.t(d.verdict)}"><th scope="row">{self.link(d.report or d.results, d.name)}{ref}'
             f'<div class="endpoint"><code>{self.t(endpoint or "–")}</code></div></th>'
             f'<td><span class="nowrap">{self.t(d.api)}</span><br><span class="muted small">{self.t(d.api_version)}'
-            f"</span></td><td>{self.t(models)}</td><td>{verdict}</td>"
+            f'</span></td><td class="models">{models}</td><td>{verdict}</td>'
             f'<td class="num">{d.violations}</td><td class="num">{d.warnings}</td>'
             f'<td class="nowrap">{self.t(when[0])}<br><span class="muted small">{self.t(when[1] if len(when) > 1 else "")}'
             f"</span></td>{''.join(cells)}</tr>"

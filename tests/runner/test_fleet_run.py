@@ -128,6 +128,9 @@ def test_fleet_page_in_chromium(fleet_run, browser) -> None:  # noqa: F811 (the 
         .locator("td.fam-cell").evaluate_all("cells => cells.map(c => c.className)")
     )
     assert "unstartable" in page.locator("#not-run").inner_text()
+    good = page.locator("table.fleet tbody tr", has=page.locator("th a", has_text="good"))
+    assert "/models" in good.locator("th .endpoint").inner_text()  # host and path
+    assert "reference-chat" in good.locator("td.models").inner_text()  # model or deployment names
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOT), full_page=True)
