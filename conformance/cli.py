@@ -19,19 +19,23 @@ EXIT_OK, EXIT_VIOLATIONS, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 RUN_EPILOG = """\
 Settings precedence: command line > --target file > environment (CONFORMANCE_ENDPOINT,
 CONFORMANCE_API_KEY, CONFORMANCE_API, CONFORMANCE_API_VERSION, CONFORMANCE_PROFILE,
-CONFORMANCE_DEPTH) > defaults. The credential comes from CONFORMANCE_API_KEY, or from the variable
-a target file names in `api_key_env` (or --api-key; prefer a variable: command lines end up in
-shell history and CI logs).
+CONFORMANCE_DEPTH) > defaults. The credential comes from CONFORMANCE_API_KEY (or --api-key;
+prefer the variable: command lines end up in shell history and CI logs).
 Without --endpoint (and no endpoint in the target file or environment) the embedded reference
 deployment is started on a free loopback port and tested.
 
-Any argument this command does not know is passed to pytest, e.g. `-n 4` (pytest-xdist) or
-`-k chat`. Exit codes: 0 conformant (warnings allowed), 1 violations or an incomplete run, 2
-usage/configuration error, 3 target unreachable or unauthenticated before any test could run.
+Any argument this command does not know is passed to pytest, e.g. `-k chat` or `-v` (the details
+of every failure on the console); everything after `--` goes to pytest untouched
+(`conformance run --depth smoke -- --junitxml out.xml`). Against an endpoint other than the
+embedded reference the run uses several worker processes (pytest-xdist, sharing the request
+budget and 429 back-off); `--workers 0` runs in one process.
 
 Several --target files run as a fleet: one process per target (at most --parallel-targets at a
 time), reports in <report-dir>/<target file name>/, then <report-dir>/fleet.html and fleet.json.
 The fleet's exit code is the worst (highest) of its targets' exit codes.
+
+Exit codes: 0 conformant (warnings allowed), 1 violations or an incomplete run, 2 usage or
+configuration error, 3 target unreachable or unauthenticated before any test could run.
 """
 
 
@@ -40,66 +44,97 @@ def _suite_dir() -> Path:
 
 
 def _run_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    from conformance.runner.options import add_cli_options
+
     p = sub.add_parser("run", help="run the conformance suite against a target (default: the embedded reference)",
+                       usage="conformance run [options] [-- pytest arguments]",
                        epilog=RUN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--endpoint", help="target endpoint URL, e.g. https://<resource>.services.ai.azure.com/models")
-    p.add_argument("--api", choices=["model-inference", "azure-openai"])
-    p.add_argument("--api-version")
-    p.add_argument("--profile", choices=["strict", "azure"], help="strict: spec as written; azure (default): errata are warnings")
-    p.add_argument("--depth", choices=["smoke", "standard", "deep"], help="generated requests per operation (default standard)")
-    p.add_argument("--report-dir", help="output folder (default reports/)")
-    p.add_argument("--auth", choices=["api-key", "bearer", "entra"])
-    p.add_argument("--api-key", help=argparse.SUPPRESS)
-    p.add_argument("--target", action="append", metavar="FILE",
-                   help="target file (YAML); see README. Repeat it to run several targets as a fleet")
-    p.add_argument("--parallel-targets", type=int, metavar="N",
-                   help="with several --target: how many run at once (default: min(4, targets))")
-    p.add_argument("--insecure", action="store_true", default=None, help="do not verify TLS certificates")
-    p.add_argument("--waivers", help="YAML file of accepted deviations")
-    p.add_argument("--baseline", help="results.json of an earlier run: fail only on new violations")
-    p.add_argument("--fault", action="append", default=[], help="start the embedded reference with this fault (repeatable; see `conformance faults`)")
-    p.add_argument("--max-requests", type=int, help="override the request budget")
-    p.add_argument("--seed", type=int, help="seed for generated requests")
-    p.add_argument("--save-traffic", help="write every exchange as JSON lines (replay with validate-traffic)")
+    add_cli_options(p)
     return p
 
 
+def _split_passthrough(argv: list[str]) -> tuple[list[str], list[str]]:
+    """Everything after the first `--` belongs to pytest, untouched."""
+    if "--" in argv:
+        i = argv.index("--")
+        return argv[:i], argv[i + 1:]
+    return argv, []
+
+
+#: pytest arguments that already choose how many processes run (ours then stay out of the way).
+_XDIST_FLAGS = ("-n", "--numprocesses", "--dist", "-d", "--tx")
+
+
+def _chooses_workers(passthrough: list[str]) -> bool:
+    for i, a in enumerate(passthrough):
+        if a.startswith(_XDIST_FLAGS) or a in ("no:xdist", "no:xdist.plugin"):
+            return True
+        if a == "-p" and i + 1 < len(passthrough) and passthrough[i + 1].startswith("no:xdist"):
+            return True
+    return False
+
+
+def _is_verbose(passthrough: list[str]) -> bool:
+    return any(a == "--verbose" or (a.startswith("-v") and set(a[1:]) == {"v"}) for a in passthrough)
+
+
+def _targets_reference(args: argparse.Namespace) -> bool:
+    """Whether this run tests the embedded reference (no endpoint on the command line, target file or env)."""
+    from conformance.config import ConfigError, resolve_config
+
+    if args.conformance_endpoint:
+        return False
+    if args.conformance_fault:
+        return True
+    target = args.conformance_target
+    if isinstance(target, list):  # as parsed: several target files are a fleet, each run decides for itself
+        target = target[0] if len(target) == 1 else None
+    try:
+        cfg = resolve_config({}, Path(target) if target else None, os.environ)
+    except (ConfigError, OSError, ValueError):
+        return True  # the plugin reports the problem; no workers for a run that cannot start
+    return not cfg.endpoint
+
+
+def workers_for(args: argparse.Namespace, passthrough: list[str]) -> int:
+    """Worker processes: `--workers`, else several against a real endpoint and none against the reference."""
+    from conformance.runner.options import DEFAULT_WORKERS
+
+    if _chooses_workers(passthrough):
+        return 0  # the pytest arguments decide
+    if args.conformance_workers is not None:
+        return max(0, int(args.conformance_workers))
+    return 0 if _targets_reference(args) else DEFAULT_WORKERS
+
+
 def cmd_run(args: argparse.Namespace, passthrough: list[str], argv: list[str] | None = None) -> int:
-    targets = list(args.target or [])
+    targets = list(args.conformance_target or [])
     if len(targets) > 1:
         return cmd_fleet(args, list(argv or [])[1:])
-    args.target = targets[0] if targets else None
+    args.conformance_target = targets[0] if targets else None
     import pytest
 
     from conformance.config import ConfigError
+    from conformance.runner.options import to_pytest_args
 
-    if args.fault:
+    if args.conformance_fault:
         from conformance.reference.faults import FAULTS
 
-        unknown = [f for f in args.fault if f not in FAULTS]
+        unknown = [f for f in args.conformance_fault if f not in FAULTS]
         if unknown:
             print(f"conformance: unknown fault(s) {', '.join(unknown)}; see `conformance faults`", file=sys.stderr)
             return EXIT_USAGE
-    report_dir = Path(args.report_dir or "reports")
-    pargs = [str(_suite_dir()), "-p", "no:cacheprovider", "-q", "-rfE"]
-    for name in ("endpoint", "api", "api_version", "profile", "depth", "auth", "api_key", "target", "waivers", "baseline", "save_traffic"):
-        value = getattr(args, name)
-        if value is not None:
-            pargs += [f"--{name.replace('_', '-')}", str(value)]
-    pargs += ["--report-dir", str(report_dir)]
-    if args.insecure:
-        pargs.append("--insecure")
-    if args.max_requests:
-        pargs += ["--max-requests", str(args.max_requests)]
-    if args.seed is not None:
-        pargs += ["--conformance-seed", str(args.seed)]
-    for fault in args.fault:
-        pargs += ["--reference-fault", fault]
-    if not any(a.startswith("--junitxml") or a.startswith("--junit-xml") for a in passthrough):
-        pargs.append(f"--junitxml={report_dir / 'junit.xml'}")
-    if not any(a.startswith("--html") for a in passthrough):
-        pargs += [f"--html={report_dir / 'pytest-details.html'}", "--self-contained-html"]
-    pargs += ["-o", "junit_family=xunit2", "--tb=short", "-W", "ignore::pytest.PytestAssertRewriteWarning"]
+    pargs = [str(_suite_dir()), "-p", "no:cacheprovider", *to_pytest_args(args)]
+    if _is_verbose(passthrough):
+        pargs += ["--tb=short", "-rfE"]
+    else:
+        # The console stays short: one line per failing rule, the failing rules and the verdict at the
+        # end; every detail is in the report (and on the console with -v).
+        pargs += ["-q", "--tb=no", "-rN"]
+    workers = workers_for(args, passthrough)
+    if workers:
+        pargs += ["-n", str(workers), "--dist", "worksteal"]
+    pargs += ["-o", "junit_family=xunit2", "-W", "ignore::pytest.PytestAssertRewriteWarning"]
     if not any(a.startswith("--assert") for a in passthrough):
         # The packaged suite uses no bare asserts; rewriting every plugin module costs seconds per run.
         pargs.append("--assert=plain")
@@ -134,11 +169,11 @@ def cmd_fleet(args: argparse.Namespace, run_argv: list[str]) -> int:
         print(f"conformance: {', '.join(refused)} names one deployment; with several --target put it in each "
               "target file", file=sys.stderr)
         return EXIT_USAGE
-    parallel = args.parallel_targets if args.parallel_targets is not None else min(4, len(args.target))
+    parallel = args.conformance_parallel_targets if args.conformance_parallel_targets is not None else min(4, len(args.conformance_target))
     if parallel < 1:
         print("conformance: --parallel-targets must be at least 1", file=sys.stderr)
         return EXIT_USAGE
-    _, code = run_fleet([Path(t) for t in args.target], report_root=Path(args.report_dir or "reports"),
+    _, code = run_fleet([Path(t) for t in args.conformance_target], report_root=Path(args.conformance_report_dir or "reports"),
                         parallel=parallel, forwarded=forwarded_arguments(run_argv))
     return code
 
@@ -305,7 +340,9 @@ def main(argv: list[str] | None = None) -> int:
         offline = None  # type: ignore[assignment]
 
     if argv and argv[0] == "run":
-        args, passthrough = parser.parse_known_args(argv)
+        ours, after_dashes = _split_passthrough(argv)
+        args, passthrough = parser.parse_known_args(ours)
+        passthrough += after_dashes
     else:
         args = parser.parse_args(argv)
         passthrough = []

@@ -18,6 +18,11 @@ from typing import Any
 import pytest
 
 from conformance.results.collect import ResultCollector, now_iso
+from conformance.runner.options import pytest_value as option
+
+#: The packaged suite, as a directory and as the name `pytest --pyargs` takes.
+SUITE_DIR = Path(__file__).resolve().parent / "suite"
+SUITE_MODULE = "conformance.runner.suite"
 
 SESSION_KEY = pytest.StashKey["Any"]()
 STATE_KEY = pytest.StashKey["dict"]()
@@ -26,28 +31,66 @@ PRECEDENCE_HELP = "Precedence: command line > --target file > environment (CONFO
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    g = parser.getgroup("conformance", "Azure inference API conformance suite. " + PRECEDENCE_HELP)
-    g.addoption("--endpoint", default=None, help="Target endpoint URL (env CONFORMANCE_ENDPOINT). Absent: the embedded reference deployment.")
-    g.addoption("--api", default=None, choices=["model-inference", "azure-openai"], help="Which API the target implements (default model-inference).")
-    g.addoption("--api-version", default=None, help="api-version to test (default: 2025-04-01 / 2024-04-01-preview).")
-    g.addoption("--profile", default=None, choices=["strict", "azure"], help="strict: spec as written; azure (default): documented errata are warnings.")
-    g.addoption("--depth", default=None, choices=["smoke", "standard", "deep"], help="How many generated requests per operation (default standard).")
-    g.addoption("--report-dir", default=None, help="Where report.html, results.json, junit.xml go (default reports/).")
-    g.addoption("--auth", default=None, choices=["api-key", "bearer", "entra"], help="Credential scheme (default api-key).")
-    g.addoption("--api-key", default=None, help="Credential (prefer the env var CONFORMANCE_API_KEY: command lines end up in logs).")
-    g.addoption("--target", default=None, help="Target file (YAML) with endpoint, models, capabilities, budget; see README.")
-    g.addoption("--insecure", action="store_true", default=None, help="Do not verify TLS certificates (warns).")
-    g.addoption("--waivers", default=None, help="YAML file of accepted deviations (rule, operation, reason, expires).")
-    g.addoption("--baseline", default=None, help="results.json of an earlier run: fail only on violations not in it.")
-    g.addoption("--reference-fault", action="append", default=[], help="Start the embedded reference with this named fault (repeatable).")
-    g.addoption("--max-requests", type=int, default=None, help="Override the budget's max_requests.")
-    g.addoption("--conformance-seed", type=int, default=None, help="Seed for generated requests (printed at start; default random).")
-    g.addoption("--save-traffic", default=None, help="Also write every exchange as JSON lines to this file (replay with validate-traffic).")
+    from conformance.runner.options import add_pytest_options
+
+    group = parser.getgroup("conformance", "Azure inference API conformance suite (`pytest --pyargs "
+                            f"{SUITE_MODULE}`). " + PRECEDENCE_HELP)
+    add_pytest_options(group)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """When pytest runs the packaged suite, write the same files as `conformance run` by default.
+
+    Runs before the JUnit and pytest-html plugins configure themselves; other pytest sessions in
+    the same environment are left exactly as they are.
+    """
+    if _is_worker(config) or not runs_the_suite(config):
+        return
+    report_dir = _report_dir(config)
+    if report_dir is None:
+        return  # a configuration error: start_session reports it
+    if not config.option.xmlpath:
+        config.option.xmlpath = str(report_dir / "junit.xml")
+    if hasattr(config.option, "htmlpath") and not config.option.htmlpath:
+        config.option.htmlpath = str(report_dir / "pytest-details.html")
+        config.option.self_contained_html = True
+    if config.getoption("htmlpath", default=None) and isinstance(getattr(config.option, "css", None), list):
+        # pytest-html reads its extra stylesheets in its own pytest_configure: ours goes in before.
+        from importlib import resources
+
+        css = resources.files("conformance.report").joinpath("pytest_html.css")
+        config.option.css.append(str(css))
+
+
+def runs_the_suite(config: pytest.Config) -> bool:
+    """Whether this pytest session collects the packaged suite (by path or by `--pyargs` name)."""
+    invoked = Path(config.invocation_params.dir)
+    for arg in config.args:
+        base = str(arg).split("::", 1)[0]
+        if base == SUITE_MODULE or base.startswith(SUITE_MODULE + "."):
+            return True
+        with contextlib.suppress(OSError, ValueError):
+            path = (invoked / base).resolve()
+            if path == SUITE_DIR or SUITE_DIR in path.parents:
+                return True
+    return False
+
+
+def _report_dir(config: pytest.Config) -> Path | None:
+    from conformance.config import ConfigError, resolve_config
+
+    target_file = option(config, "target")
+    try:
+        cfg = resolve_config(_cli_options(config), Path(target_file) if target_file else None, os.environ)
+    except (ConfigError, OSError, ValueError):
+        return None
+    return Path(cfg.report_dir)
 
 
 def _cli_options(config: pytest.Config) -> dict[str, Any]:
-    names = ["endpoint", "api", "api_version", "profile", "depth", "report_dir", "auth", "api_key", "insecure"]
-    out = {n: config.getoption(n, default=None) for n in names}
+    names = ["endpoint", "api", "api-version", "profile", "depth", "report-dir", "auth", "api-key", "insecure"]
+    out = {n.replace("-", "_"): option(config, n) for n in names}
     return {k: v for k, v in out.items() if v is not None}
 
 
@@ -67,7 +110,7 @@ def start_session(config: pytest.Config) -> None:
     state: dict[str, Any] = {"started": time.time(), "started_iso": now_iso(), "stack": contextlib.ExitStack()}
     config.stash[STATE_KEY] = state
     cli = _cli_options(config)
-    target_file = config.getoption("target")
+    target_file = option(config, "target")
     worker = getattr(config, "workerinput", None)
     if worker is not None and worker.get("conformance_endpoint"):
         cli["endpoint"] = worker["conformance_endpoint"]
@@ -81,7 +124,7 @@ def start_session(config: pytest.Config) -> None:
     if not cfg.endpoint:
         from conformance.reference import running_reference
 
-        faults = config.getoption("reference_fault") or []
+        faults = option(config, "fault") or []
         reference = state["stack"].enter_context(running_reference(faults=faults))
         from conformance.spec import default_version
 
@@ -97,8 +140,8 @@ def start_session(config: pytest.Config) -> None:
         state["reference"] = reference
     if worker is not None and worker.get("conformance_target"):
         cfg = _config_from_dict(worker["conformance_target"], cli)
-    if config.getoption("max_requests"):
-        cfg.budget.max_requests = int(config.getoption("max_requests"))
+    if option(config, "max-requests"):
+        cfg.budget.max_requests = int(option(config, "max-requests"))
 
     try:
         spec = load_spec(cfg.api, cfg.api_version)
@@ -113,12 +156,12 @@ def start_session(config: pytest.Config) -> None:
         budget_file.unlink()
     budget = RequestBudget(cfg.budget.max_requests, budget_file)
 
-    seed = config.getoption("conformance_seed")
+    seed = option(config, "seed")
     if seed is None:
         seed = worker.get("conformance_seed") if worker else None
     if seed is None:
         seed = cfg.seed if cfg.seed is not None else random.randrange(1, 2**31)
-    traffic_log = config.getoption("save_traffic")
+    traffic_log = option(config, "save-traffic")
     recorder = None
     if traffic_log:
         path = Path(traffic_log)
@@ -138,7 +181,7 @@ def start_session(config: pytest.Config) -> None:
     collector = ResultCollector(prefix=f"{worker.get('workerid', 'w')}-x" if worker else "x")
     session = SuiteSession(config=cfg, spec=spec, client=client, budget=budget, collector=collector, reference=reference, seed=seed)
     session.waivers = _load_waivers(config)
-    baseline = config.getoption("baseline")
+    baseline = option(config, "baseline")
     if baseline:
         from conformance.report.json_out import read_results_json
 
@@ -147,6 +190,10 @@ def start_session(config: pytest.Config) -> None:
         except (OSError, ValueError) as exc:
             raise pytest.UsageError(f"conformance: --baseline {baseline}: {exc}") from exc
     config.stash[SESSION_KEY] = session
+    if not worker:
+        from conformance.runner.console import ConsolePlugin
+
+        config.pluginmanager.register(ConsolePlugin(config, session, lambda: config.stash[STATE_KEY]), "conformance-console")
 
     if not worker:
         problem = client.probe()
@@ -180,7 +227,7 @@ def _config_from_dict(data: dict[str, Any], cli: dict[str, Any]) -> Any:
 
 
 def _load_waivers(config: pytest.Config) -> list[Any]:
-    path = config.getoption("waivers")
+    path = option(config, "waivers")
     if not path:
         return []
     from conformance.results.waivers import load_waivers
@@ -207,16 +254,6 @@ def pytest_configure_node(node: Any) -> None:
     node.workerinput["conformance_seed"] = session.seed
     if session.reference is not None:
         node.workerinput["conformance_target"] = session.reference.target(session.config.api, session.config.api_version)
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_configure(config: pytest.Config) -> None:
-    """pytest-html reads its extra stylesheets in its own pytest_configure: add ours before it does."""
-    if config.getoption("htmlpath", default=None) and isinstance(getattr(config.option, "css", None), list):
-        from importlib import resources
-
-        css = resources.files("conformance.report").joinpath("pytest_html.css")
-        config.option.css.append(str(css))
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -249,18 +286,19 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     metadata.update({**ours, **rest})  # ours first: the table is read top-down
 
 
-def pytest_report_header(config: pytest.Config) -> list[str] | None:
-    session = get_session(config)
-    if session is None:
-        return None
-    cfg = session.config
-    host = _host(cfg.endpoint)
-    where = "embedded reference deployment" if session.reference else host
-    return [
-        f"conformance: target {where} | api {cfg.api} {session.api_version} | profile {cfg.profile} | depth {cfg.depth}",
-        f"conformance: budget {cfg.budget.max_requests} requests, max_tokens {cfg.budget.max_tokens} | seed {session.seed} "
-        f"(reproduce with --conformance-seed {session.seed})",
-    ]
+# -- the console (conformance.runner.console) ----------------------------------------------------
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Any:
+    """Carry the test's violations on its report (plain JSON: it crosses from xdist workers)."""
+    report = yield
+    judge = getattr(item, "funcargs", {}).get("judge") if call.when == "call" else None
+    if judge is not None and get_session(item.config) is not None:
+        from conformance.runner.console import violations_of
+
+        found = violations_of(judge.findings)
+        if found:
+            report.conformance_violations = found[:50]
+    return report
 
 
 def _host(url: str | None) -> str:
@@ -372,27 +410,6 @@ def build_results(suite: Any, config: pytest.Config) -> Any:
     if suite.baseline is not None:
         results = apply_baseline(results, suite.baseline)
     return finalize(results, complete=not results.summary.errors)
-
-
-def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    state = config.stash.get(STATE_KEY, None)
-    if not state or "results" not in state:
-        return
-    results = state["results"]
-    s = results.summary
-    c = s.counts
-    tr = terminalreporter
-    tr.section("conformance verdict")
-    markup = {"red": True} if c.get("violation") else {"green": True}
-    tr.write_line(f"{s.verdict.upper()} ({s.target.profile} profile): {c.get('violation', 0)} violations, "
-                  f"{c.get('warning', 0)} warnings, {c.get('pass', 0)} passes, {c.get('not_applicable', 0)} not applicable, "
-                  f"{c.get('skipped', 0)} skipped, {c.get('waived', 0)} waived", **markup)
-    tr.write_line(f"requests {s.requests}, retries {s.retries}, tokens {s.tokens.get('total', 0)} "
-                  f"(prompt {s.tokens.get('prompt', 0)}, completion {s.tokens.get('completion', 0)}), seed {s.seed}")
-    for stale in s.stale_waivers:
-        tr.write_line(f"stale waiver: {stale}", yellow=True)
-    for name, path in state.get("written", {}).items():
-        tr.write_line(f"{name}: {path}")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from conformance.runner.console import write_own_line
 from conformance.runner.payloads import (
     CHAT_OPS,
     COMPLETIONS_OPS,
@@ -105,10 +106,14 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
 _last_progress = [0.0]
 
 
+#: Seconds between progress lines; the first comes only after this long (short runs print none).
+PROGRESS_EVERY = 15.0
+
+
 def _progress(judge: TestJudge) -> None:
-    """Live progress for long runs: at most one line every few seconds."""
+    """Live progress for long runs: at most one line every PROGRESS_EVERY seconds."""
     now = time.monotonic()
-    if now - _last_progress[0] < 5:
+    if now - _last_progress[0] < PROGRESS_EVERY:
         return
     _last_progress[0] = now
     suite = judge.session
@@ -124,8 +129,7 @@ def _progress(judge: TestJudge) -> None:
     # Written past pytest's output capture, so it shows while the test runs (not in its report).
     ctx = capman.global_and_fixture_disabled() if capman is not None else contextlib.nullcontext()
     with ctx:
-        tr.ensure_newline()
-        tr.write_line(line)
+        write_own_line(tr, line)
 
 
 suite_terminal: list[Any] = [None]
@@ -137,4 +141,5 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     if suite is None or hasattr(session.config, "workerinput"):
         return
     suite_terminal[0] = session.config.pluginmanager.get_plugin("terminalreporter")
+    _last_progress[0] = time.monotonic()
     suite.progress = _progress
