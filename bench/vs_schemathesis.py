@@ -61,7 +61,7 @@ def measure() -> list[Row]:
 
         target = work / "target.yaml"
         target.write_text(yaml.safe_dump(reference_target("model-inference", ref.endpoint())), encoding="utf-8")
-        args = ["--target", str(target), "--depth", "standard", "-k", "generated"]
+        args = ["--target", str(target), "--depth", "standard", "--workers", "0", "-k", "generated"]
         run_conformance(args, workdir=work, api_key=ref.api_key)  # warm .hypothesis/ like a second run
         # Best of two: the machine is shared, a slow outlier says nothing about either tool.
         ours_wall, summary = min((run_conformance(args, workdir=work, api_key=ref.api_key)[:2] for _ in range(2)),

@@ -13,6 +13,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 
@@ -301,8 +302,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
     return EXIT_VIOLATIONS if d.new_violations else EXIT_OK
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+def build_parser() -> tuple[argparse.ArgumentParser, Any]:
+    """The command line: the parser, and the validate-traffic module (None when it cannot load)."""
     parser = argparse.ArgumentParser(
         prog="conformance",
         description="Conformance suite for the Azure AI Model Inference and Azure OpenAI inference REST APIs.",
@@ -338,11 +339,22 @@ def main(argv: list[str] | None = None) -> int:
         offline.add_arguments(vp)
     except ImportError:  # pragma: no cover
         offline = None  # type: ignore[assignment]
+    return parser, offline
 
+
+def parse_run(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
+    """`conformance run ...` -> (our options, pytest's arguments: unknown ones and all after `--`)."""
+    parser, _ = build_parser()
+    ours, after_dashes = _split_passthrough(argv)
+    args, passthrough = parser.parse_known_args(ours)
+    return args, passthrough + after_dashes
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser, offline = build_parser()
     if argv and argv[0] == "run":
-        ours, after_dashes = _split_passthrough(argv)
-        args, passthrough = parser.parse_known_args(ours)
-        passthrough += after_dashes
+        args, passthrough = parse_run(argv)
     else:
         args = parser.parse_args(argv)
         passthrough = []

@@ -51,11 +51,18 @@ def test_faults_lists_the_table_and_serve_refuses_unknown_faults(capsys) -> None
     assert main(["serve", "--fault", "no-such-fault"]) == 2
 
 
-def test_pytest_help_shows_the_plugin_options() -> None:
+def test_pytest_help_shows_the_plugin_options_namespaced() -> None:
+    from conformance.runner.options import OPTIONS
+
     proc = subprocess.run([sys.executable, "-m", "pytest", "--help"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0
-    for option in ("--endpoint", "--api-version", "--profile", "--depth", "--target", "--report-dir", "--waivers"):
-        assert option in proc.stdout
+    section = proc.stdout.split("Azure inference API conformance suite", 1)[1].split("\n\n", 1)[0]
+    for option in OPTIONS:
+        if option.pytest and not option.hidden:
+            assert option.pytest_flag in section
+    # Generic names belong to other plugins (pytest-profiling owns --profile): every one of ours is namespaced.
+    flags = [line.split()[0].split("=")[0] for line in section.splitlines()[1:] if line.strip().startswith("--")]
+    assert flags and all(flag.startswith("--conformance-") for flag in flags), flags
 
 
 def test_serve_prints_its_endpoints_and_uses_the_given_key(tmp_path) -> None:

@@ -75,7 +75,7 @@ def _run_mutants(work: Path, out: dict[str, MutantRun]) -> None:
                               capabilities={**target["capabilities"], **caps})
                 (d / "target.yaml").write_text(yaml.safe_dump(target), encoding="utf-8")
                 run = run_cli(["run", "--target", str(d / "target.yaml"), "--endpoint", f"{proxy.url}/models",
-                               "--depth", "smoke", "--report-dir", str(d / "reports"), "--seed", "7",
+                               "--depth", "smoke", "--report-dir", str(d / "reports"), "--seed", "7", "--workers", "0",
                                "-k", MUTANT_TESTS[name]],
                               env=child_env(CONFORMANCE_API_KEY=ref.api_key), cwd=d, deadline=120)
                 results_file = d / "reports" / "results.json"

@@ -73,7 +73,7 @@ def test_reference_is_conformant_at_standard_depth(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_fault_is_reported_with_rule_operation_path_and_curl(tmp_path: Path) -> None:
     out = tmp_path / "reports"
-    proc = run("--fault", "chat-missing-id", "--depth", "smoke", report_dir=out)
+    proc = run("--fault", "chat-missing-id", "--depth", "smoke", "-v", report_dir=out)
     assert proc.returncode == 1, proc.stdout[-3000:]
     text = proc.stdout
     assert "[SCHEMA-RESPONSE] violation" in text
