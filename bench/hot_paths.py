@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import Row, main_wrapper  # noqa: E402
+from _common import ROOT, Row, main_wrapper  # noqa: E402
 
 API, VERSION = "model-inference", "2025-04-01"
 
@@ -82,7 +82,7 @@ def _report_rows(b: str) -> list[Row]:
     """Report writing for a run with many findings (the report caps what it renders)."""
     from conformance.runner.offline import validate_traffic
 
-    traffic = sorted(Path("/work/shared/corpus").glob("*.json"))
+    traffic = sorted((ROOT.parent / "shared" / "corpus").glob("*.json"))
     if not traffic:
         return []
     with tempfile.TemporaryDirectory(prefix="bench-hot-") as tmp:

@@ -1,6 +1,6 @@
 """Requests per second of the embedded reference deployment (not a test).
 
-    /work/venv/bin/python bench/reference_rps.py [--seconds 3]
+    python bench/reference_rps.py [--seconds 3]
 
 Starts the reference on a loopback port and drives it with httpx: chat, streaming chat and
 embeddings one after another, then chat from two threads at once; prints a table.

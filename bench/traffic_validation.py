@@ -1,6 +1,6 @@
 """`validate_traffic` throughput on 10,000 recorded exchanges (JSON lines).
 
-The file is built from real recordings: every /work/shared/corpus exchange (when present) plus the
+The file is built from real recordings: every ../shared/corpus exchange (when present) plus the
 traffic of a smoke-depth run against the embedded reference (`--save-traffic`), repeated until
 10,000 lines. Reading alone (`read_traffic`) is timed separately from the whole pipeline
 (read, match, judge, collect, verdict, report.html + results.json + junit.xml).
@@ -18,10 +18,10 @@ from itertools import cycle, islice
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import Row, main_wrapper, run_conformance  # noqa: E402
+from _common import ROOT, Row, main_wrapper, run_conformance  # noqa: E402
 
 N = 10_000
-CORPUS = Path("/work/shared/corpus")
+CORPUS = ROOT.parent / "shared" / "corpus"
 
 
 def recorded_lines(work: Path) -> tuple[list[str], int, int]:

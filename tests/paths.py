@@ -10,8 +10,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "tests" / "data"
 REPORTS = REPO / "reports"
-#: The project's shared material (specs, seeds, research, recorded corpus) lives beside the checkout.
-SHARED = REPO.parent / "shared"
+#: The project's shared material (specs, seeds, research, recorded corpus) lives beside the checkout;
+#: CONFORMANCE_SHARED_DIR points elsewhere (a git worktree, for instance).
+SHARED = Path(os.environ.get("CONFORMANCE_SHARED_DIR") or REPO.parent / "shared")
 
 
 def shared(*parts: str) -> Path:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,8 +24,9 @@ from conformance.spec.files import SPECS_DIR
 from conformance.spec.schema import SchemaValidator
 from conformance.traffic import detect_api, read_traffic
 from conformance.transport.exchange import NO_JSON
+from tests.paths import SHARED, shared
 
-CORPUS = Path("/work/shared/corpus")
+CORPUS = SHARED / "corpus"
 SPECS = [(api, version) for api in APIS for version in available_versions(api)]
 #: Instances per schema: half drawn from the schema, half of those mutated.
 EXAMPLES_PER_SCHEMA = 100
@@ -92,9 +92,9 @@ def _response_pointers(spec: Spec) -> set[str]:
     return {p for op in spec.operations.values() for media in op.responses.values() for p in media.values() if p}
 
 
-@pytest.mark.skipif(not CORPUS.is_dir(), reason="the recorded corpus is not on this machine")
 def test_corpus_responses_and_chunks_get_the_same_issues() -> None:
     """Each recorded request, response and chunk against every vendored version of its API."""
+    shared("corpus")
     from conformance.rules.views import chunks, transcript
 
     count = {"checked": 0, "accepted": 0, "notes": 0}
