@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from conformance.traffic import cassette
 from conformance.traffic.entries import MAX_BODY, SECRET_QUERY_PARAMS, EntryError, TrafficError, short
 from conformance.traffic.har import from_har
 from conformance.traffic.records import dump_exchange, from_record
@@ -28,7 +29,7 @@ __all__ = ["MAX_BODY", "SECRET_QUERY_PARAMS", "TrafficError", "detect_api", "dum
 MAX_DOCUMENT = 512 * 1024 * 1024
 #: One JSON-lines line; base64 and JSON escaping can inflate a 32 MB body.
 MAX_LINE = 2 * MAX_BODY
-SUFFIXES = (".har", ".json", ".jsonl", ".ndjson")
+SUFFIXES = (".har", ".json", ".jsonl", ".ndjson", *cassette.SUFFIXES)
 
 
 def read_traffic(paths: Iterable[Path], errors: list[TrafficError] | None = None) -> Iterator[Exchange]:
@@ -122,6 +123,18 @@ def _read_file(path: Path, label: str, errors: list[TrafficError]) -> Iterator[E
     except OSError as exc:
         errors.append(TrafficError(label, "", f"cannot read file ({exc.strerror or exc})"))
         return
+    if path.name.lower().endswith(cassette.SUFFIXES):
+        try:
+            doc = cassette.load_yaml(raw)
+        except (ValueError, RecursionError) as exc:
+            errors.append(TrafficError(label, "", f"not valid YAML ({short(exc)})"))
+            return
+        if cassette.interactions(doc) is None:
+            errors.append(TrafficError(label, "", "YAML file that is not a vcrpy cassette (no interactions list)",
+                                       "skipped"))
+            return
+        yield from _read_document(doc, label, errors)
+        return
     try:
         doc = json.loads(raw.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
@@ -161,7 +174,15 @@ def _read_lines(path: Path, label: str, errors: list[TrafficError]) -> Iterator[
 
 
 def _read_document(doc: Any, label: str, errors: list[TrafficError]) -> Iterator[Exchange]:
-    if isinstance(doc, dict) and isinstance(doc.get("log"), dict):
+    recorded = cassette.interactions(doc)
+    if recorded is not None:
+        key, items = recorded
+        if not isinstance(items, list):
+            errors.append(TrafficError(label, "", f"cassette whose {key} is not a list"))
+            return
+        for i, item in enumerate(items):
+            yield from _entry(cassette.from_interaction, item, label, f"{key}[{i}]", errors)
+    elif isinstance(doc, dict) and isinstance(doc.get("log"), dict):
         entries = doc["log"].get("entries")
         if not isinstance(entries, list):
             errors.append(TrafficError(label, "", "HAR file without a log.entries list"))
@@ -182,7 +203,8 @@ def _read_document(doc: Any, label: str, errors: list[TrafficError]) -> Iterator
             yield from _entry(from_record, item, label, f"[{i}]", errors)
     else:
         errors.append(TrafficError(label, "", "not a traffic file (expected a HAR log, a test-proxy recording "
-                                              "with Entries, or exchanges with request/response)"))
+                                              "with Entries, a vcrpy cassette with interactions, or exchanges "
+                                              "with request/response)"))
 
 
 def _entry(convert: Any, item: Any, label: str, entry: str, errors: list[TrafficError]) -> Iterator[Exchange]:

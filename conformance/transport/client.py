@@ -37,6 +37,7 @@ from conformance import __version__
 from conformance.config import ConfigError, TargetConfig
 from conformance.transport import redact
 from conformance.transport.budget import RequestBudget
+from conformance.transport.encoding import Inflater
 from conformance.transport.exchange import (
     NO_JSON,
     Exchange,
@@ -393,7 +394,7 @@ class TargetClient:
         parser = SSEParser(max_events=limits.max_stream_events, max_bytes=cap) if is_stream else None
         if parser is not None:
             watchdog.to_stream(time.monotonic() + limits.max_stream_seconds, limits.stream_idle_timeout)
-        inflater = _Inflater.for_encoding(response.headers.get("content-encoding", ""))
+        inflater = Inflater.for_encoding(response.headers.get("content-encoding", ""))
         try:
             for raw in response.iter_raw():  # as received: no re-chunking delay for streams
                 watchdog.touch()
@@ -577,25 +578,6 @@ def _shutdown(sock: socket.socket) -> None:
     # The plain socket call, also for an SSLSocket: interrupts a blocked recv without TLS I/O.
     with contextlib.suppress(OSError):
         socket.socket.shutdown(sock, socket.SHUT_RDWR)
-
-
-class _Inflater:
-    """gzip/deflate decoding with a bound on output per chunk (no decompression bombs)."""
-
-    def __init__(self, wbits: int) -> None:
-        self._d = zlib.decompressobj(wbits)
-
-    @classmethod
-    def for_encoding(cls, encoding: str) -> _Inflater | None:
-        enc = encoding.strip().lower()
-        if enc in ("gzip", "x-gzip"):
-            return cls(16 + zlib.MAX_WBITS)
-        if enc == "deflate":
-            return cls(zlib.MAX_WBITS | 32)  # auto-detect zlib/gzip header
-        return None  # identity, or an encoding we did not ask for: keep the bytes as they are
-
-    def feed(self, data: bytes, max_out: int) -> bytes:
-        return self._d.decompress(self._d.unconsumed_tail + data, max(1, max_out))
 
 
 def _describe_error(exc: httpx.HTTPError, watchdog: _Watchdog, limits: Any, *, phase: str) -> str:
