@@ -335,7 +335,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, Any]:
     try:
         from conformance.runner import offline
 
-        vp = sub.add_parser("validate-traffic", help="judge recorded traffic (HAR, JSON lines) with the suite's rules")
+        vp = sub.add_parser("validate-traffic", help="judge recorded traffic (HAR, JSON lines, test-proxy recordings, vcrpy cassettes) with the suite's rules")
         offline.add_arguments(vp)
     except ImportError:  # pragma: no cover
         offline = None  # type: ignore[assignment]

@@ -367,7 +367,7 @@ def _render(f: Finding) -> str:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", type=Path, metavar="PATH",
-                        help="HAR files, JSON / JSON-lines exchanges, test-proxy recordings, or directories")
+                        help="HAR files, JSON / JSON-lines exchanges, test-proxy recordings, vcrpy cassettes, or directories")
     parser.add_argument("--api", choices=APIS, default=None,
                         help="judge every exchange as this API (default: /openai/ paths are Azure OpenAI)")
     parser.add_argument("--api-version", default=None,
