@@ -104,6 +104,7 @@ def start_session(config: pytest.Config) -> None:
         return
     from conformance.config import ConfigError, resolve_config
     from conformance.spec import load_spec
+    from conformance.spec.files import MissingDataError
     from conformance.transport.budget import RequestBudget
     from conformance.transport.client import TargetClient
 
@@ -145,7 +146,11 @@ def start_session(config: pytest.Config) -> None:
 
     try:
         spec = load_spec(cfg.api, cfg.api_version)
-    except ValueError as exc:
+        if cfg.profile == "azure":
+            from conformance.rules.profiles import load_errata
+
+            load_errata()  # checked now: judging without the errata would silently be `strict`
+    except (ValueError, MissingDataError) as exc:
         raise pytest.UsageError(f"conformance: {exc}") from exc
     cfg.api_version = spec.version
 

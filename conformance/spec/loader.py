@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from conformance.constants import APIS
-from conformance.spec.files import SPECS_DIR
+from conformance.spec.files import SPECS_DIR, MissingDataError
 from conformance.spec.schema import (
     DIRECTIONS,
     DISPATCH,
@@ -79,6 +79,10 @@ def load_spec(api: str = "model-inference", version: str | None = None) -> Spec:
     _check_api(api)
     version = version or default_version(api)
     choices = available_versions(api)
+    if not choices:
+        # Not a usage error: the installation lacks its data (a wheel built without the specs).
+        raise MissingDataError(f"no vendored {api} spec is installed (looked in {SPECS_DIR / api}); "
+                               "reinstall the package")
     if version not in choices:
         raise ValueError(f"unknown {api} version {version!r}; available: {', '.join(choices)}")
     return _load(api, version)
