@@ -18,12 +18,16 @@ import fcntl
 import json
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 _FIELDS = ("used", "refused", "retries", "prompt_tokens", "completion_tokens", "total_tokens")
+#: Wall-clock time (ms since the epoch) before which no process of the run sends: the latest
+#: back-off a 429 asked for. Kept as a maximum, not a sum.
+_PAUSE = "pause_until_ms"
 
 
 class RequestBudget:
@@ -39,6 +43,8 @@ class RequestBudget:
         self._memory: dict[str, int] = dict.fromkeys(_FIELDS, 0)
         self._fd: int | None = None
         self._fd_pid = 0
+        #: The run-wide pause as last seen (updated by every take()).
+        self._pause_until_ms = 0
 
     @classmethod
     def fresh(cls, limit: int, state_file: Path) -> RequestBudget:
@@ -46,13 +52,14 @@ class RequestBudget:
         state_file = Path(state_file)
         state_file.parent.mkdir(parents=True, exist_ok=True)
         budget = cls(limit, state_file)
-        budget._update(lambda s: s.update(dict.fromkeys(_FIELDS, 0)))
+        budget._update(lambda s: s.update({**dict.fromkeys(_FIELDS, 0), _PAUSE: 0}))
         return budget
 
     def take(self, n: int = 1) -> bool:
         """Reserve `n` requests; False (and nothing reserved) when that would exceed the limit."""
 
         def _take(state: dict[str, int]) -> bool:
+            self._pause_until_ms = max(self._pause_until_ms, int(state.get(_PAUSE, 0)))
             if state["used"] + n > self.limit:
                 state["refused"] += 1
                 return False
@@ -60,6 +67,25 @@ class RequestBudget:
             return True
 
         return self._update(_take)
+
+    def pause(self, seconds: float) -> None:
+        """Ask every process of the run to hold its next request for `seconds` (a 429's Retry-After):
+        a rate limit is the target's, so one worker's back-off is everyone's."""
+        until = int((time.time() + max(0.0, seconds)) * 1000)
+        if self.state_file is None:
+            with self._lock:
+                self._pause_until_ms = max(self._pause_until_ms, until)
+            return
+
+        def _pause(state: dict[str, int]) -> None:
+            state[_PAUSE] = max(int(state.get(_PAUSE, 0)), until)
+
+        self._update(_pause)
+        self._pause_until_ms = max(self._pause_until_ms, until)
+
+    def pause_left(self) -> float:
+        """Seconds left of the run-wide pause, as of this process's last take()."""
+        return max(0.0, self._pause_until_ms / 1000 - time.time())
 
     def add_tokens(self, prompt: int = 0, completion: int = 0, total: int | None = None) -> None:
         with self._lock:
@@ -100,7 +126,7 @@ class RequestBudget:
 
     def snapshot(self) -> dict[str, int]:
         """The run's spend so far: used, refused, retries, prompt/completion/total tokens."""
-        return self._update(lambda s: dict(s))
+        return self._update(lambda s: {k: s[k] for k in _FIELDS})
 
     # -- storage -----------------------------------------------------------------------------
 
@@ -156,7 +182,8 @@ class RequestBudget:
             except ValueError:
                 loaded = {}
             if isinstance(loaded, dict):
-                state.update({k: int(v) for k, v in loaded.items() if k in _FIELDS and isinstance(v, int)})
+                state.update({k: int(v) for k, v in loaded.items()
+                              if k in (*_FIELDS, _PAUSE) and isinstance(v, int)})
             before = dict(state)
 
             def save(new: dict[str, int]) -> None:

@@ -217,6 +217,11 @@ class TargetClient:
                     self.budget.add_retries(1)
                 time.sleep(wait)
                 wait = None
+            elif self.budget is not None:
+                # Another worker of the run was told to back off (429): so is this request.
+                held = min(self.budget.pause_left(), self.config.limits.max_retry_wait)
+                if held > 0:
+                    time.sleep(held)
             self.stats.requests += 1
             exchange = self._send_once(method, url, send_headers, body, sent_json, presented, stream)
             exchange.request.credential = sent_credential
@@ -245,6 +250,8 @@ class TargetClient:
             limits = self.config.limits
             if retry and resp is not None and resp.status in RETRY_STATUSES and retries < limits.max_retries:
                 wait = self._retry_wait(resp, retries)
+                if resp.status == 429 and self.budget is not None:
+                    self.budget.pause(wait)
                 log.info("HTTP %s from target; retry %d in %.2fs", resp.status, retries + 1, wait)
                 continue
             break

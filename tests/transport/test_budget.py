@@ -88,3 +88,13 @@ def test_without_a_file_counters_stay_in_memory(tmp_path: Path) -> None:
     assert budget.snapshot() == {"used": 2, "refused": 1, "retries": 0, "prompt_tokens": 1,
                                  "completion_tokens": 2, "total_tokens": 3}
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_pause_is_seen_by_every_process_of_the_run(tmp_path: Path) -> None:
+    one = RequestBudget.fresh(10, tmp_path / "b.json")
+    two = RequestBudget(10, tmp_path / "b.json")
+    assert two.take() and two.pause_left() == 0
+    one.pause(30)
+    assert one.pause_left() > 25
+    assert two.take() and 25 < two.pause_left() <= 30
+    assert RequestBudget.fresh(10, tmp_path / "b.json").take() and two.take()  # a new run starts unpaused

@@ -553,3 +553,21 @@ def test_wrong_entra_token_is_jwt_shaped_without_fetching_one():
     scheme, token = req.headers["authorization"].split(" ")
     assert scheme == "Bearer" and token.count(".") == 2 and token.startswith("eyJ")
     assert ex.request.headers["Authorization"] == "***REDACTED***"
+
+
+def test_a_429_seen_by_one_worker_holds_the_others(tmp_path, monkeypatch):
+    """Workers share the budget file, and with it the back-off a 429 asked for."""
+    import conformance.transport.client as client_module
+
+    state = tmp_path / "budget.json"
+    plan = [(429, {"Retry-After": "30"}), (200, {}), (200, {})]
+    slept: list[float] = []
+    monkeypatch.setattr(client_module.time, "sleep", slept.append)
+    with serve_raw(_flaky(plan)) as server:
+        first = TargetClient(_config(server.url, max_retry_wait=20), budget=RequestBudget.fresh(10, state))
+        other = TargetClient(_config(server.url, max_retry_wait=20), budget=RequestBudget(10, state))
+        with first, other:
+            assert first.request("POST", "/chat/completions", json=CHAT).response.status == 200
+            assert slept == [20]  # its own retry: Retry-After 30 s, capped by max_retry_wait
+            assert other.request("POST", "/chat/completions", json=CHAT).response.status == 200
+    assert len(slept) == 2 and 15 < slept[1] <= 20  # the other worker waited out the same back-off
