@@ -18,7 +18,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import PYTHON, Row, machine, table  # noqa: E402
 
-SCRIPTS = ("run_times", "suite_overhead", "vs_schemathesis", "hot_paths", "sse_validation", "traffic_validation")
+SCRIPTS = ("run_times", "suite_overhead", "vs_schemathesis", "hot_paths", "sse_validation", "traffic_validation",
+           "latency_run")
 
 
 def main(argv: list[str] | None = None) -> int:

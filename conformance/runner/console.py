@@ -64,7 +64,7 @@ def violations_of(findings: Iterable[Any]) -> list[list[str]]:
 
 
 def rule_line(rule: str, operation: str, message: str) -> str:
-    return f"FAIL {rule} [{one_line(operation, 60)}] {one_line(message)}"
+    return f"FAIL [{rule}] {one_line(operation, 60)}: {one_line(message)}"
 
 
 def tail_lines(results: Any, written: dict[str, Any] | None = None) -> list[str]:

@@ -37,7 +37,7 @@ def test_faulted_run_console_is_short_and_ends_with_the_failing_rules_and_the_ve
                  "budget ", "seed 11"):
         assert part in header, header
     live = [line for line in lines if line.startswith("FAIL ")]
-    assert {line.split()[1] for line in live} == {"SCHEMA-RESPONSE", "STREAM-DONE"}, proc.stdout
+    assert {line.split()[1] for line in live} == {"[SCHEMA-RESPONSE]", "[STREAM-DONE]"}, proc.stdout
     assert not lines[2].startswith("[conformance]"), proc.stdout  # progress lines only for long runs
     assert lines[-1].startswith("NOT CONFORMANT (azure profile): ")
     tail = "\n".join(lines[-8:])
