@@ -79,7 +79,7 @@ def test_one_option_table_makes_both_command_lines() -> None:
     assert "--conformance-seed" in pytest_args and "--conformance-fault" in pytest_args
     assert "--conformance-insecure" in pytest_args
     assert all(a.startswith("--conformance-") for a in pytest_args[::2] if a.startswith("--"))
-    assert {o.name for o in OPTIONS if not o.pytest} == {"workers"}
+    assert {o.name for o in OPTIONS if not o.pytest} == {"workers", "parallel-targets"}
 
 
 def test_workers_default_to_several_against_an_endpoint_and_none_against_the_reference(monkeypatch) -> None:
