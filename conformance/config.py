@@ -21,7 +21,15 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from conformance.constants import APIS, AUTH_SCHEMES, DEPTHS, MODEL_KINDS, PROFILES
+from conformance.constants import (
+    APIS,
+    AUTH_SCHEMES,
+    AZURE_OPENAI,
+    DEPTHS,
+    MODEL_INFERENCE,
+    MODEL_KINDS,
+    PROFILES,
+)
 
 ENV_VARS = {
     "endpoint": "CONFORMANCE_ENDPOINT",
@@ -221,6 +229,23 @@ def _check_type(path: Path, key: str, value: Any, expected: type) -> Any:
 
 # -- resolution --------------------------------------------------------------------------------
 
+#: The Azure OpenAI inference operations, by the kind of deployment (`models:` key) that serves them.
+AOAI_INFERENCE = {"chat": "ChatCompletions_Create", "completions": "Completions_Create", "embeddings": "embeddings_create"}
+
+
+def default_operations(api: str, models: Mapping[str, str] | None = None) -> list[str]:
+    """What a target offers when its file lists no `operations:`.
+
+    An Azure OpenAI resource is tested on the inference operations of the deployments it names (all
+    three when it names none): the spec's Assistants, Threads, audio and image operations need their
+    own deployments and claims, and a chat deployment cannot serve legacy completions, so those count
+    as not claimed rather than as broken."""
+    if api != AZURE_OPENAI:
+        return ["*"]
+    named = [op for kind, op in AOAI_INFERENCE.items() if (models or {}).get(kind)]
+    return named or list(AOAI_INFERENCE.values())
+
+
 #: Command-line values by TargetConfig field name; the budget comes as max_requests / max_tokens.
 _CLI_KEYS = frozenset(
     {f.name for f in fields(TargetConfig)} - {"extra", "budget"} | {"max_requests", "max_tokens"}
@@ -274,7 +299,7 @@ def resolve_config(
         capabilities=dict(merged.get("capabilities") or {}),
         content_filter=dict(merged.get("content_filter") or {}),
         budget=_build(Budget, budget, "budget"),
-        operations=list(merged.get("operations") or ["*"]),
+        operations=list(merged.get("operations") or default_operations(merged.get("api", MODEL_INFERENCE), merged.get("models"))),
         auth_schemes=list(merged.get("auth_schemes") or []),
         profile=merged.get("profile", "azure"),
         depth=merged.get("depth", "standard"),

@@ -188,3 +188,15 @@ def test_api_key_env_names_the_variable_that_holds_this_targets_key(tmp_path):
     target.write_text("api_key_env: 'not a name'\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="api_key_env must name an environment variable"):
         resolve_config({}, target, env)
+
+
+def test_operations_default_per_api(tmp_path):
+    aoai = resolve_config({"api": "azure-openai"}, None, {})
+    assert aoai.operations == ["ChatCompletions_Create", "Completions_Create", "embeddings_create"]
+    assert not aoai.offers("Create_Assistant") and aoai.offers("embeddings_create")
+    assert resolve_config({}, None, {}).operations == ["*"]
+    only_chat = resolve_config({"api": "azure-openai"}, None, {}, file_data={"models": {"chat": "gpt-4o"}})
+    assert only_chat.operations == ["ChatCompletions_Create"]
+    target = tmp_path / "t.yaml"
+    target.write_text("api: azure-openai\noperations: ['*']\n", encoding="utf-8")
+    assert resolve_config({}, target, {}).operations == ["*"]

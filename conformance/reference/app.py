@@ -79,7 +79,7 @@ class _App:
 
     def _check_deployment(self, deployment: str, operation_id: str) -> None:
         models = self.settings.models
-        if deployment not in models.values():
+        if deployment not in models.values() and not self.ctx(AZURE_OPENAI).faulted("deployment-any"):
             raise ApiError(
                 404,
                 "DeploymentNotFound",
@@ -87,7 +87,11 @@ class _App:
                 target="deployment-id",
             )
         kind = _AOAI_KIND[operation_id]
+        if deployment not in models.values():
+            return  # the deployment-any fault: an unknown deployment is served like the right one
         if models.get(kind) != deployment:
+            if self.ctx(AZURE_OPENAI).faulted("deployment-kind-500"):
+                raise ApiError(500, "InternalServerError", "The server had an error while processing the request.")
             raise ApiError(
                 400,
                 "OperationNotSupported",

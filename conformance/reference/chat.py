@@ -78,6 +78,9 @@ def build_response(ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
     """The non-streamed chat completion (faults that only concern streams are applied later)."""
     answer = fakemodel.chat_answer(ctx, body)
     n = body.get("n") if not ctx.is_mi and isinstance(body.get("n"), int) and body.get("n") > 0 else 1
+    if ctx.faulted("n-ignored"):
+        n = 1
+    top = body.get("top_logprobs") if isinstance(body.get("top_logprobs"), int) else 0
     choices = []
     for i in range(n):
         message: dict[str, Any] = {"role": "assistant", "content": answer.content}
@@ -88,9 +91,13 @@ def build_response(ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
         if answer.function_call:
             message["function_call"] = dict(answer.function_call)
         choice: dict[str, Any] = {"index": i, "finish_reason": answer.finish_reason, "message": message}
+        if not ctx.is_mi and body.get("logprobs") is True:
+            asked = answer.content is not None and not ctx.faulted("logprobs-dropped")
+            choice["logprobs"] = ({"content": fakemodel.chat_logprobs(answer.content, top), "refusal": None}
+                                  if asked else None)
         if not ctx.is_mi:
             choice["content_filter_results"] = filter_results(ctx, prompt=False)
-            choice["logprobs"] = None  # required (and nullable) since Azure OpenAI 2024-10-21
+            choice.setdefault("logprobs", None)  # required (and nullable) since Azure OpenAI 2024-10-21
         choices.append(choice)
     prompt = fakemodel.prompt_tokens(body.get("messages"))
     completion = answer.completion_tokens * n

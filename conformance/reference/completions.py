@@ -17,20 +17,27 @@ def respond(ctx: RequestContext, body: dict[str, Any]) -> Response:
     inner = {"code": "ResponsibleAIPolicyViolation", "content_filter_results": filter_results(ctx, prompt=True, hit=True)}
     gate.check_content_filter(ctx, prompts, "prompt", inner)
     n = body.get("n") if isinstance(body.get("n"), int) and body.get("n") > 0 else 1
+    best_of = min(body["best_of"], 20) if isinstance(body.get("best_of"), int) and body["best_of"] > n else n
+    if ctx.faulted("n-ignored"):
+        n = 1
+    returned = best_of if ctx.faulted("best-of-returns-all") else n
+    k = body.get("logprobs") if isinstance(body.get("logprobs"), int) and body.get("logprobs") >= 0 else None
     choices, completion = [], 0
     for p, prompt in enumerate(prompts):
         answer = fakemodel.completion_answer(ctx, prompt, body)
-        for j in range(n):
+        text = answer.content or ""
+        logprobs = fakemodel.completion_logprobs(text, k) if k is not None and text else None
+        for j in range(returned):
             choices.append(
                 {
-                    "text": answer.content or "",
-                    "index": p * n + j,
-                    "logprobs": None,
+                    "text": text,
+                    "index": p * returned + j,
+                    "logprobs": None if ctx.faulted("logprobs-dropped") else logprobs,
                     "finish_reason": answer.finish_reason,
                     "content_filter_results": filter_results(ctx, prompt=False),
                 }
             )
-            completion += answer.completion_tokens
+        completion += answer.completion_tokens * best_of  # every candidate is generated (and billed)
     prompt_tokens = sum(fakemodel.words(p) for p in prompts)
     response = {
         "id": new_id("cmpl"),
@@ -46,7 +53,7 @@ def respond(ctx: RequestContext, body: dict[str, Any]) -> Response:
         },
     }
     if body.get("stream") is True:
-        return streaming.sse_response(ctx, _chunks(response))
+        return streaming.sse_response(ctx, _chunks(ctx, response))
     if ctx.faulted("usage-sum-wrong"):
         response["usage"]["total_tokens"] += 7
     if ctx.faulted("chat-missing-id"):
@@ -54,15 +61,19 @@ def respond(ctx: RequestContext, body: dict[str, Any]) -> Response:
     return json_ok(ctx, response)
 
 
-def _chunks(response: dict[str, Any]) -> list[dict[str, Any]]:
+def _chunks(ctx: RequestContext, response: dict[str, Any]) -> list[dict[str, Any]]:
     """Streamed completions: each chunk is a completion response carrying a piece of text."""
     base = {k: response[k] for k in ("id", "object", "created", "model")}
     chunks: list[dict[str, Any]] = [{**base, "prompt_filter_results": response["prompt_filter_results"], "choices": []}]
     for choice in response["choices"]:
-        for piece in streaming.split_content(choice["text"]):
-            part = {k: choice[k] for k in ("index", "logprobs", "content_filter_results")}
-            chunks.append({**base, "choices": [{**part, "text": piece}]})
-        final = {k: choice[k] for k in ("index", "logprobs", "finish_reason", "content_filter_results")}
-        chunks.append({**base, "choices": [{**final, "text": ""}]})
+        logprobs = choice["logprobs"]
+        for t, piece in enumerate(streaming.split_content(choice["text"])):
+            part = {k: choice[k] for k in ("index", "content_filter_results")}
+            # Each piece carries the log probabilities of its own token (one token per piece here).
+            part["logprobs"] = {key: values[t:t + 1] for key, values in logprobs.items()} if logprobs else None
+            text: object = 42 if ctx.faulted("completions-stream-text-number") and t == 0 else piece
+            chunks.append({**base, "choices": [{**part, "text": text}]})
+        final = {k: choice[k] for k in ("index", "finish_reason", "content_filter_results")}
+        chunks.append({**base, "choices": [{**final, "logprobs": None, "text": ""}]})
     chunks[-1]["usage"] = dict(response["usage"])
     return chunks

@@ -81,6 +81,17 @@ def _respond(
 def text_embeddings(ctx: RequestContext, body: dict[str, Any]) -> Response:
     raw = body.get("input")
     inputs = [raw] if isinstance(raw, str) else [""] if raw is None else [str(x) for x in raw]
+    longest = max((words(t) for t in inputs), default=0)
+    if longest > ctx.settings.max_input_tokens:
+        if ctx.faulted("long-input-500"):
+            raise ApiError(500, "InternalServerError", "The server had an error while processing the request.")
+        raise ApiError(
+            400,
+            "context_length_exceeded",
+            f"This model's maximum context length is {ctx.settings.max_input_tokens} tokens, however you requested "
+            f"{longest} tokens. Please reduce your input.",
+            target="input",
+        )
     dims, fmt = _options(ctx, body)
     return _respond(ctx, "embeddings", inputs, sum(words(t) for t in inputs), dims, fmt)
 

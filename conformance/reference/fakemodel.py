@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -259,7 +260,11 @@ def chat_answer(ctx: RequestContext, body: dict[str, Any]) -> Answer:
         fn = choose_function(ctx, messages, tools, body.get("tool_choice", "auto"))
         if fn is not None:
             call = tool_call(ctx, fn, seed)
-            return Answer(None, "tool_calls", max(1, words(call["function"]["arguments"])), tool_calls=[call])
+            calls = [call]
+            if ctx.faulted("parallel-tool-calls-ignored") and body.get("parallel_tool_calls") is False:
+                calls.append(dict(call, id=call["id"] + "b"))
+            return Answer(None, "tool_calls", max(1, words(call["function"]["arguments"])) * len(calls),
+                          tool_calls=calls)
     elif legacy:
         fn = choose_function(ctx, messages, legacy, body.get("function_call", "auto"))
         if fn is not None:
@@ -294,6 +299,48 @@ def completion_answer(ctx: RequestContext, prompt: str, body: dict[str, Any]) ->
     text = " ".join(["This is the reference completion of:"] + prompt.split()[:_MAX_ECHO_WORDS])
     content, finish = cut_text(ctx, text, _stop_list(body.get("stop")), max_tokens)
     tokens = words(content)
-    if body.get("echo") is True:
+    if body.get("echo") is True and not ctx.faulted("echo-ignored"):
         content = prompt + (" " if prompt and content else "") + content
     return Answer(content, finish, tokens)
+
+
+# -- log probabilities -------------------------------------------------------------------------------
+
+
+def tokens_of(text: str) -> list[str]:
+    """The fake model's tokens: word-sized pieces (with their leading space) that spell `text` exactly."""
+    return [p for p in re.split(r"(?<=\s)(?=\S)", text) if p]
+
+
+def _logprob(position: int) -> float:
+    return round(-0.05 * (position % 7 + 1), 4)
+
+
+#: Most alternatives per token (OpenAI's top_logprobs maximum): a request asking for more gets this many.
+MAX_ALTERNATIVES = 20
+
+
+def chat_logprobs(text: str, top: int) -> list[dict[str, Any]]:
+    """`logprobs.content` for a chat answer: one entry per token, `top` alternatives each."""
+    top = max(0, min(top, MAX_ALTERNATIVES))
+    out = []
+    for k, token in enumerate(tokens_of(text)):
+        lp = _logprob(k)
+        alts = [{"token": token, "logprob": lp, "bytes": list(token.encode())}]
+        alts += [{"token": f" alt{j}", "logprob": round(lp - j, 4), "bytes": list(f" alt{j}".encode())}
+                 for j in range(1, top)]
+        out.append({"token": token, "logprob": lp, "bytes": list(token.encode()), "top_logprobs": alts[:top]})
+    return out
+
+
+def completion_logprobs(text: str, k: int, offset: int = 0) -> dict[str, Any]:
+    """Completions `logprobs` for `text` (starting at character `offset`), with `k` alternatives each."""
+    k = max(0, min(k, MAX_ALTERNATIVES))
+    tokens = tokens_of(text)
+    values = [_logprob(i) for i in range(len(tokens))]
+    offsets, at = [], offset
+    for token in tokens:
+        offsets.append(at)
+        at += len(token)
+    tops = [{t: v, **{f" alt{j}": round(v - j, 4) for j in range(1, k)}} if k else {} for t, v in zip(tokens, values, strict=True)]
+    return {"tokens": tokens, "token_logprobs": values, "top_logprobs": tops, "text_offset": offsets}

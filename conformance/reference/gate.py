@@ -144,6 +144,8 @@ def check_schema(ctx: RequestContext, operation_id: str, body: Any) -> bool:
 
 
 def check_reject_valid(ctx: RequestContext, body: dict[str, Any]) -> None:
+    if ctx.faulted("param-refused") and "user" in body:
+        raise ApiError(400, "invalid_request", "The request could not be processed.")
     temperature = body.get("temperature")
     if ctx.faulted("reject-valid") and (
         "top_p" in body or (isinstance(temperature, (int, float)) and temperature > 0.5)

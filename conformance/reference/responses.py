@@ -47,8 +47,14 @@ def filter_results(ctx: RequestContext, *, prompt: bool, hit: bool = False) -> d
     }
     if prompt:
         out["jailbreak"] = {"filtered": False, "detected": False}
+        out["custom_blocklists"] = {"filtered": False, "details": []}
     else:
         out["protected_material_text"] = {"filtered": False, "detected": False}
+        out["protected_material_code"] = {"filtered": False, "detected": False}
+        if ctx.faulted("filter-annotation-malformed"):
+            out["ungrounded_material"] = {"filtered": False, "detected": "no"}
+    if hit and ctx.faulted("content-filter-inner-unfiltered"):
+        out["hate"] = {"filtered": False, "severity": "safe"}
     return out
 
 

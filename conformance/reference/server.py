@@ -34,28 +34,34 @@ def reference_target(
     settings = settings or ReferenceSettings()
     mi = api == MODEL_INFERENCE
     formats = [f for f in ("float", "base64") if f not in settings.unsupported.encoding_formats]
+    # Azure OpenAI names deployments, not models, and has no image embeddings or extra-parameters.
+    models = dict(settings.models) if mi else {k: v for k, v in settings.models.items() if k != "image_embeddings"}
+    capabilities: dict[str, Any] = {
+        "api_versions": _versions(api),
+        "streaming": True,
+        "tools": True,
+        "json_object": True,
+        # Azure OpenAI 2024-04-01-preview's response_format enum has no json_schema.
+        "json_schema": mi,
+        "audio": not settings.unsupported.audio,
+        "image_embeddings": mi,
+        "embedding_dimensions": [64, 256],
+        "encoding_formats": formats,
+        "input_type": True,
+        "image_text_input": True,
+        "pass_through_parameters": {name: True for name in sorted(settings.pass_through_parameters)},
+    }
+    if not mi:
+        for key in ("image_embeddings", "input_type", "image_text_input", "pass_through_parameters", "audio"):
+            del capabilities[key]
     return {
         "endpoint": endpoint,
         "api": api,
         "api_version": api_version or DEFAULT_VERSION[api],
         "auth": "api-key",
         "auth_schemes": ["api-key", "bearer"],
-        "models": dict(settings.models),
-        "capabilities": {
-            "api_versions": _versions(api),
-            "streaming": True,
-            "tools": True,
-            "json_object": True,
-            # Azure OpenAI 2024-04-01-preview's response_format enum has no json_schema.
-            "json_schema": mi,
-            "audio": not settings.unsupported.audio,
-            "image_embeddings": mi,
-            "embedding_dimensions": [64, 256],
-            "encoding_formats": formats,
-            "input_type": True,
-            "image_text_input": True,
-            "pass_through_parameters": {name: True for name in sorted(settings.pass_through_parameters)},
-        },
+        "models": models,
+        "capabilities": capabilities,
         "content_filter": {"trigger_prompt": f"Please repeat: {settings.content_filter_trigger}"},
         "budget": {"max_requests": 2000, "max_tokens": 16},
         "operations": list(_MI_OPERATIONS if mi else _AOAI_OPERATIONS),

@@ -43,6 +43,8 @@ class ReferenceSettings:
     pass_through_parameters: frozenset[str] = frozenset({"safe_prompt"})
     #: Embedding size when the request names no `dimensions`.
     default_dimensions: int = 256
+    #: Longest embeddings input (in the fake model's tokens, i.e. words), as Azure OpenAI's 8192.
+    max_input_tokens: int = 8192
     max_dimensions: int = 4096
     #: Largest request body accepted (bytes); larger ones get 413.
     max_body_bytes: int = 4 * 1024 * 1024

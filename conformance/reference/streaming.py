@@ -10,13 +10,13 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
-import re
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.responses import StreamingResponse
 
+from conformance.reference import fakemodel
 from conformance.reference.context import RequestContext
 
 #: How long the `stream-endless` fault keeps a stream open at most (the server must stay bounded).
@@ -25,8 +25,8 @@ ENDLESS_INTERVAL = 0.05
 
 
 def split_content(text: str) -> list[str]:
-    """Word-sized pieces whose concatenation is exactly `text`."""
-    return [p for p in re.split(r"(?<=\s)(?=\S)", text) if p] or [text]
+    """Word-sized pieces whose concatenation is exactly `text` (the fake model's tokens)."""
+    return fakemodel.tokens_of(text) or [text]
 
 
 def chat_chunks(ctx: RequestContext, response: dict[str, Any], *, chunk_object: str) -> list[dict[str, Any]]:
@@ -34,9 +34,12 @@ def chat_chunks(ctx: RequestContext, response: dict[str, Any], *, chunk_object: 
     mi = ctx.is_mi
     base = {"id": response["id"], "object": chunk_object, "created": response["created"], "model": response["model"]}
 
-    def chunk(index: int, delta: dict[str, Any], finish: str | None, extra: dict | None = None) -> dict[str, Any]:
+    def chunk(index: int, delta: dict[str, Any], finish: str | None, extra: dict | None = None,
+              logprobs: dict | None = None) -> dict[str, Any]:
         # finish_reason is required and nullable in both APIs' chunk schemas.
         choice: dict[str, Any] = {"index": index, "delta": delta, "finish_reason": finish}
+        if logprobs is not None:
+            choice["logprobs"] = logprobs
         if not mi:
             choice["content_filter_results"] = response["choices"][0].get("content_filter_results", {})
         return {**base, "choices": [choice], **(extra or {})}
@@ -47,9 +50,12 @@ def chat_chunks(ctx: RequestContext, response: dict[str, Any], *, chunk_object: 
         message = choice["message"]
         first_extra = {"prompt_filter_results": response["prompt_filter_results"]} if not mi and n == 0 else None
         chunks.append(chunk(index, {"role": "assistant", "content": ""}, None, first_extra))
-        for piece in split_content(message.get("content") or ""):
-            if piece:
-                chunks.append(chunk(index, {"content": piece}, None))
+        entries = (choice.get("logprobs") or {}).get("content") or []
+        pieces = [p for p in split_content(message.get("content") or "") if p]
+        for k, piece in enumerate(pieces):
+            # Each content chunk carries the log probabilities of its own tokens (one token per piece here).
+            lp = {"content": entries[k:k + 1], "refusal": None} if len(entries) == len(pieces) else None
+            chunks.append(chunk(index, {"content": piece}, None, logprobs=lp))
         for i, call in enumerate(message.get("tool_calls") or []):
             chunks.append(chunk(index, {"tool_calls": [{"index": i, **call}]}, None))
         if message.get("function_call"):
@@ -77,6 +83,9 @@ def _apply_faults(ctx: RequestContext, chunks: list[dict[str, Any]]) -> list[dic
         for c in chunks:
             for ch in c.get("choices", []):
                 ch["finish_reason"] = None
+    if ctx.faulted("stream-usage-dropped"):
+        for c in chunks:
+            c.pop("usage", None)
     if ctx.faulted("stream-usage-mismatch") and "usage" in chunks[-1]:
         chunks[-1]["usage"]["total_tokens"] += 5
     content_chunks = [c for c in chunks if c.get("choices") and "content" in c["choices"][0].get("delta", {})]

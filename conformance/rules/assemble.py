@@ -3,7 +3,8 @@
 The chat rules (usage, stop, tool calls, JSON mode, ...) are written against the non-streamed
 shape. Rather than writing each twice, a stream is folded into that shape the way the OpenAI and
 azure-ai-inference SDKs accumulate deltas: content, reasoning and refusal pieces concatenated,
-tool calls merged by their `index` (position when absent, as Mistral sends them), the last
+tool calls merged by their `index` (position when absent, as Mistral sends them), per-token logprobs
+lists concatenated, completions `text` pieces joined (a completions choice has no `message`), the last
 non-null finish_reason and usage kept, and id/created/model from the first chunk that has them
 non-empty (the Azure OpenAI prompt-filter chunk has `id: ""` and `created: 0`).
 
@@ -59,7 +60,9 @@ def assemble_chat_stream(transcript: StreamTranscript) -> dict[str, Any] | None:
         return None
     doc["choices"] = [choices[i] for i in sorted(choices)]
     for ch in doc["choices"]:
-        for tc in ch["message"].get("tool_calls", []):
+        if "text" not in ch:  # a chat choice (completions choices carry `text` and no message)
+            ch.setdefault("message", {"role": "assistant"})
+        for tc in ch.get("message", {}).get("tool_calls", []):
             del tc["_index"]
             # Chunks need not repeat `type` (Mistral never sends it); the chunk schema judges them.
             tc.setdefault("type", "function")
@@ -68,10 +71,10 @@ def assemble_chat_stream(transcript: StreamTranscript) -> dict[str, Any] | None:
 
 def _fold_choice(choices: dict[int, dict[str, Any]], pos: int, ch: dict[str, Any], pieces: _Pieces) -> None:
     index = ch.get("index") if isinstance(ch.get("index"), int) else pos
-    acc = choices.setdefault(index, {"index": index, "message": {"role": "assistant"}, "finish_reason": None})
-    msg = acc["message"]
+    acc = choices.setdefault(index, {"index": index, "finish_reason": None})
     delta = ch.get("delta")
     if isinstance(delta, dict):
+        msg = acc.setdefault("message", {"role": "assistant"})
         if isinstance(delta.get("role"), str):
             msg["role"] = delta["role"]
         for key in _TEXT_FIELDS:
@@ -82,6 +85,12 @@ def _fold_choice(choices: dict[int, dict[str, Any]], pos: int, ch: dict[str, Any
                 _fold_tool_call(msg.setdefault("tool_calls", []), tpos, tc, pieces)
     if isinstance(ch.get("text"), str):  # legacy completions streams
         _append(pieces, acc, "text", ch["text"])
+    logprobs = ch.get("logprobs")
+    if isinstance(logprobs, dict):  # per-token lists (chat `content`, completions `tokens`, ...) concatenate
+        folded = acc.setdefault("logprobs", {})
+        for key, value in logprobs.items():
+            if isinstance(value, list):
+                folded.setdefault(key, []).extend(value)
     if ch.get("finish_reason") is not None:
         acc["finish_reason"] = ch["finish_reason"]
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 from conformance.rules import (  # noqa: F401 - importing a family declares its rules
     behaviour,
     chat,
+    completions,
+    content_filter,
+    deployments,
     embeddings,
     errors,
     schema_rules,

@@ -18,7 +18,15 @@ import jsonschema
 from conformance.rules._model import Finding, Level, RuleContext
 from conformance.rules.assemble import assemble_chat_stream
 from conformance.rules.registry import rule
-from conformance.rules.views import is_2xx, is_int, per_transcript, request_json, response_json, transcript
+from conformance.rules.views import (
+    is_2xx,
+    is_int,
+    is_json_number,
+    per_transcript,
+    request_json,
+    response_json,
+    transcript,
+)
 from conformance.text import shorten
 from conformance.transport.exchange import NO_JSON, Exchange
 
@@ -29,6 +37,9 @@ MIN_CREATED = 1577836800  # 2020-01-01T00:00:00Z
 
 CHAT = "2025-04-01#/components/schemas/ChatCompletions"
 OPTS = "2025-04-01#/components/schemas/ChatCompletionsOptions"
+AOAI = "2024-04-01-preview#/components/schemas"
+#: A log probability is <= 0; services round, so a hair above 0 is still a probability of 1.
+LOGPROB_EPSILON = 1e-3
 
 
 #: ~15 chat rules ask for the answer of the same exchange: a stream is assembled once, not per rule.
@@ -270,8 +281,10 @@ def check_created(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
 @rule(
     "CHAT-CHOICES-INDEX",
     "semantics",
-    "choices is non-empty and its index values are 0..n-1, each once (n = the request's n, if sent).",
-    "2025-04-01#/components/schemas/ChatChoice/properties/index",
+    "choices is non-empty and its index values are 0..n-1, each once (n = the request's n, if sent, "
+    "times the number of prompts; with best_of, n defaults to 1).",
+    "2025-04-01#/components/schemas/ChatChoice/properties/index; 2024-04-01-preview "
+    'Completions_Create n, best_of ("returns the best")',
     applies=_any_completion,
 )
 def check_choices_index(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
@@ -279,6 +292,8 @@ def check_choices_index(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     assert doc is not None
     chs = _choices(doc)
     req_n = request_json(ex).get("n")
+    if not (is_int(req_n) and req_n > 0) and ex.operation_id in COMPLETIONS_OPS and is_int(request_json(ex).get("best_of")):
+        req_n = 1  # best_of candidates stay on the server: n (default 1) of them are returned
     if is_int(req_n) and req_n > 0:
         req_n *= _prompt_count(request_json(ex))
     elif _prompt_count(request_json(ex)) > 1:
@@ -504,3 +519,108 @@ def check_json_schema(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
             yield Finding(
                           f"the content does not match the requested schema at {inner}: {err.message}",
                           path=path, value=shorten(err.instance), keyword=str(err.validator))
+
+
+# -- logprobs and parallel tool calls ----------------------------------------------------------
+
+
+def _top_wanted(req: dict[str, Any]) -> int:
+    top = req.get("top_logprobs")
+    return top if is_int(top) and top > 0 else 0
+
+
+def _logprobs_asked(ctx: RuleContext, ex: Exchange) -> bool:
+    return _chat(ctx, ex) and request_json(ex).get("logprobs") is True
+
+
+def _entries_problem(entries: list[Any], top: int, base: str) -> Iterator[tuple[str, str, Any]]:
+    """(message, path, value) for each malformed per-token entry (at most one per entry)."""
+    for j, e in enumerate(entries):
+        path = f"{base}[{j}]"
+        if not isinstance(e, dict) or not isinstance(e.get("token"), str):
+            yield "a logprobs entry has no token string", path, e
+            continue
+        lp = e.get("logprob")
+        if not is_json_number(lp) or lp > LOGPROB_EPSILON:
+            yield f"token {shorten(e['token'])} has log probability {shorten(lp)}, not a number <= 0", \
+                f"{path}.logprob", lp
+            continue
+        alts = e.get("top_logprobs")
+        if top and not isinstance(alts, list):
+            yield f"top_logprobs={top} was requested but token {shorten(e['token'])} has no top_logprobs list", \
+                f"{path}.top_logprobs", alts
+        elif top and len(alts) > top:
+            yield f"top_logprobs={top} was requested but token {shorten(e['token'])} has {len(alts)} alternatives", \
+                f"{path}.top_logprobs", len(alts)
+
+
+def _spelled(entries: list[dict[str, Any]]) -> str:
+    """The text the tokens spell: their UTF-8 bytes when every entry has them, else the token strings."""
+    if all(isinstance(e.get("bytes"), list) and all(is_int(b) and 0 <= b < 256 for b in e["bytes"]) for e in entries):
+        return b"".join(bytes(e["bytes"]) for e in entries).decode("utf-8", errors="replace")
+    return "".join(e["token"] for e in entries)
+
+
+@rule(
+    "CHAT-LOGPROBS",
+    "semantics",
+    "With logprobs true, every choice with content carries logprobs.content: one entry per token, each a "
+    "token string with a log probability <= 0, and with top_logprobs k at most k alternatives per position "
+    "(and some alternatives somewhere). The tokens should spell the content (a warning if not).",
+    f"{AOAI}/chatCompletionChoiceLogProbs; {AOAI}/chatCompletionTokenLogprob "
+    '("In rare cases, there may be fewer than the number of requested top_logprobs returned")',
+    applies=_logprobs_asked,
+)
+def check_logprobs(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
+    doc = answer(ex)
+    assert doc is not None
+    req = request_json(ex)
+    top = _top_wanted(req)
+    for i, ch in _choices(doc):
+        content = _message(ch).get("content")
+        if not isinstance(content, str) or not content or ch.get("finish_reason") == "content_filter":
+            continue  # tool calls, refusals and filtered answers carry no content tokens to judge
+        lp = ch.get("logprobs")
+        entries = lp.get("content") if isinstance(lp, dict) else None
+        path = f"$.choices[{i}].logprobs"
+        if not isinstance(entries, list) or not entries:
+            yield Finding(f"logprobs was requested but choice {i} has content and no log "
+                          "probabilities for it", path=path + (".content" if isinstance(lp, dict) else ""),
+                          value=shorten(entries if isinstance(lp, dict) else lp))
+            continue
+        problems = list(_entries_problem(entries, top, f"{path}.content"))
+        for message, where, value in problems[:5]:
+            yield Finding(message, path=where, value=shorten(value))
+        if problems:
+            continue
+        if top and not any(e.get("top_logprobs") for e in entries):
+            yield Finding(f"top_logprobs={top} was requested but no token of choice {i} has any "
+                          "alternative", path=f"{path}.content[*].top_logprobs", value="[]")
+        if req.get("stop") is None and _spelled(entries) != content:
+            # Tokenizers can spell the same text differently per token: a warning, never a violation.
+            yield Finding(f"the {len(entries)} logprobs tokens spell "
+                          f"{shorten(_spelled(entries), 60)}, not the content {shorten(content, 60)}",
+                          path=f"{path}.content", value=shorten(_spelled(entries), 80), level=Level.WARNING,
+                          variant="text-mismatch")
+
+
+def _serial_tools(ctx: RuleContext, ex: Exchange) -> bool:
+    return _chat(ctx, ex) and request_json(ex).get("parallel_tool_calls") is False
+
+
+@rule(
+    "CHAT-PARALLEL-TOOLS",
+    "semantics",
+    "With parallel_tool_calls false, no choice makes more than one tool call.",
+    "2024-10-21#/components/schemas/createChatCompletionRequest/properties/parallel_tool_calls",
+    applies=_serial_tools,
+)
+def check_parallel_tools(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
+    doc = answer(ex)
+    assert doc is not None
+    for i, ch in _choices(doc):
+        calls = _tool_calls(ch)
+        if len(calls) > 1:
+            yield Finding(f"parallel_tool_calls was false but choice {i} makes "
+                          f"{len(calls)} tool calls", path=f"$.choices[{i}].message.tool_calls",
+                          value=str(len(calls)))

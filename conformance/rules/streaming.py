@@ -20,7 +20,7 @@ from typing import Any
 from conformance.rules._model import Finding, Level, RuleContext
 from conformance.rules.registry import rule
 from conformance.rules.schema_rules import NULL_FOR_ABSENT, issue_finding, null_absent_issues
-from conformance.rules.views import chunks, is_2xx, is_int, stream_requested, transcript
+from conformance.rules.views import chunks, is_2xx, is_int, request_json, stream_requested, transcript
 from conformance.text import shorten
 from conformance.transport.exchange import Exchange, SSEEvent, StreamTranscript
 from conformance.transport.sse import SSEParser
@@ -420,14 +420,23 @@ def check_stream_usage_sum(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
 @rule(
     "STREAM-CONTENT-STRING",
     "streaming",
-    "Every delta content piece is a string (or null), so the pieces concatenate to the answer.",
-    "2025-04-01#/components/schemas/StreamingChatResponseMessageUpdate/properties/content",
+    "Every delta content piece (completions: every text piece) is a string (or null), so the pieces "
+    "concatenate to the answer.",
+    "2025-04-01#/components/schemas/StreamingChatResponseMessageUpdate/properties/content; 2024-04-01-preview "
+    "Completions_Create 200 choices[].text",
     applies=_is_stream,
 )
 def check_stream_content_string(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     ts = _stream(ex)
     assert ts is not None
     for i, pos, ch in _choice_chunks(ts):
+        if "text" in ch and not isinstance(ch["text"], (str, type(None))):  # completions streams
+            yield Finding(
+                f"a choice's text piece is a {type(ch['text']).__name__}, not a string: the pieces cannot be "
+                "concatenated into the answer",
+                path=f"event[{i}]$.choices[{pos}].text",
+                value=shorten(ch["text"]),
+            )
         delta = ch.get("delta")
         if isinstance(delta, dict) and "content" in delta and not isinstance(delta["content"], (str, type(None))):
             yield Finding(
@@ -436,6 +445,37 @@ def check_stream_content_string(ctx: RuleContext, ex: Exchange) -> Iterator[Find
                 path=f"event[{i}]$.choices[{pos}].delta.content",
                 value=shorten(delta["content"]),
             )
+
+
+def _usage_asked(ex: Exchange) -> bool:
+    options = request_json(ex).get("stream_options")
+    return isinstance(options, dict) and options.get("include_usage") is True
+
+
+def _completed_with_usage_asked(ctx: RuleContext, ex: Exchange) -> bool:
+    return is_2xx(ex) and _usage_asked(ex) and _completed_stream(ctx, ex)
+
+
+@rule(
+    "STREAM-INCLUDE-USAGE",
+    "streaming",
+    "With stream_options.include_usage true, a chunk before [DONE] carries the usage of the whole request.",
+    '2024-10-21#/components/schemas/chatCompletionStreamOptions/properties/include_usage: "If set, an additional '
+    'chunk will be streamed before the data: [DONE] message. The usage field on this chunk shows the token usage '
+    'statistics for the entire request"',
+    applies=_completed_with_usage_asked,
+)
+def check_stream_include_usage(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
+    ts = _stream(ex)
+    assert ts is not None
+    # Where the usage comes (an extra chunk with no choices, or the last content chunk as Mistral
+    # sends it) is the service's choice; that it comes is what the option promises.
+    if not any(isinstance(c, dict) and isinstance(c.get("usage"), dict) for _, c in chunks(ts)):
+        yield Finding(
+            f"stream_options.include_usage was true but none of the {len(ts.events)} events carries a usage object",
+            path="stream",
+            value=None,
+        )
 
 
 @rule(

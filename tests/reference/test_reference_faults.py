@@ -58,6 +58,20 @@ class Probe:
         )
 
 
+def _aoai(p: Probe, kind: str, body: dict[str, Any], deployment: str | None = None) -> httpx.Response:
+    """An Azure OpenAI request: kind "chat/completions", "completions" or "embeddings"."""
+    names = {"chat/completions": "reference-chat", "completions": "reference-instruct", "embeddings": "reference-embed"}
+    return p.http.post(f"/openai/deployments/{deployment or names[kind]}/{kind}", params={"api-version": AV}, json=body)
+
+
+def _aoai_chunks(p: Probe, kind: str, body: dict[str, Any]) -> list[dict[str, Any]]:
+    r = _aoai(p, kind, {**body, "stream": True})
+    return [json.loads(e.data) for e in parse_stream(r.content).data_events() if e.data != "[DONE]"]
+
+
+_PROMPT = {"prompt": "one two three"}
+
+
 def _choice(r: httpx.Response) -> dict[str, Any]:
     return r.json()["choices"][0]
 
@@ -293,6 +307,32 @@ CHECKS: dict[str, Callable[[Probe], bool]] = {
             dict,
         )
     ),
+    "n-ignored": lambda p: len(_aoai(p, "chat/completions", {"messages": MSG, "n": 2}).json()["choices"]) == 1,
+    "best-of-returns-all": lambda p: len(_aoai(p, "completions", {**_PROMPT, "best_of": 3}).json()["choices"]) == 3,
+    "logprobs-dropped": lambda p: (
+        _choice(_aoai(p, "chat/completions", {"messages": MSG, "logprobs": True}))["logprobs"] is None
+        and _choice(_aoai(p, "completions", {**_PROMPT, "logprobs": 1}))["logprobs"] is None
+    ),
+    "echo-ignored": lambda p: not _choice(_aoai(p, "completions", {**_PROMPT, "echo": True}))["text"].startswith(
+        "one two three"),
+    "parallel-tool-calls-ignored": lambda p: len(_choice(_aoai(p, "chat/completions", {
+        "messages": MSG, "tools": [TOOL], "tool_choice": {"type": "function", "function": {"name": "get_weather"}},
+        "parallel_tool_calls": False}))["message"]["tool_calls"]) == 2,
+    "stream-usage-dropped": lambda p: not any(
+        "usage" in c for c in _aoai_chunks(p, "chat/completions", {"messages": MSG,
+                                                                   "stream_options": {"include_usage": True}})),
+    "completions-stream-text-number": lambda p: any(
+        ch.get("text") == 42 for c in _aoai_chunks(p, "completions", _PROMPT) for ch in c["choices"]),
+    "param-refused": lambda p: _aoai(p, "chat/completions", {"messages": MSG, "user": "u"}).status_code == 400,
+    "deployment-any": lambda p: _aoai(p, "chat/completions", {"messages": MSG}, "no-such").status_code == 200,
+    "deployment-kind-500": lambda p: _aoai(p, "embeddings", {"input": "x"}, "reference-chat").status_code == 500,
+    "long-input-500": lambda p: p.emb({"input": ["word " * 9000]}).status_code == 500,
+    "filter-annotation-malformed": lambda p: _choice(_aoai(p, "chat/completions", {"messages": MSG}))[
+        "content_filter_results"].get("ungrounded_material", {}).get("detected") == "no",
+    "content-filter-inner-unfiltered": lambda p: not any(
+        v.get("filtered") for v in _aoai(p, "chat/completions", {"messages": [
+            {"role": "user", "content": p.server.settings.content_filter_trigger}]}).json()["error"]["inner_error"][
+            "content_filter_results"].values()),
     "emb-count-short": lambda p: len(p.emb({"input": ["a", "b"]}).json()["data"]) == 1,
     "emb-index-duplicate": lambda p: (
         [d["index"] for d in p.emb({"input": ["a", "b"]}).json()["data"]] == [0, 0]

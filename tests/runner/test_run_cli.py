@@ -63,6 +63,31 @@ def test_reference_is_conformant(tmp_path: Path, api: str, profile: str) -> None
 
 
 @pytest.mark.slow
+def test_minimal_azure_openai_target_file_is_conformant(tmp_path: Path) -> None:
+    """endpoint, api and deployments only: the inference operations are tested, the rest is not claimed."""
+    import yaml
+
+    from conformance.reference import running_reference
+
+    with running_reference() as ref:
+        target = tmp_path / "aoai.yaml"
+        target.write_text(yaml.safe_dump({
+            "endpoint": ref.endpoint("azure-openai"), "api": "azure-openai",
+            "models": {"chat": "reference-chat", "completions": "reference-instruct", "embeddings": "reference-embed"},
+        }), encoding="utf-8")
+        out = tmp_path / "reports"
+        proc = run("--target", str(target), "--depth", "smoke", report_dir=out,
+                   env={"CONFORMANCE_API_KEY": ref.api_key})
+    data = results(out)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert data["summary"]["verdict"] == "conformant" and violations(data) == []
+    judged = {r["operation_id"] for r in data["results"] if r["outcome"] == "pass"}
+    assert {"ChatCompletions_Create", "Completions_Create", "embeddings_create"} <= judged
+    unclaimed = [r for r in data["results"] if r["operation_id"] == "Create_Assistant"]
+    assert unclaimed and {r["outcome"] for r in unclaimed} == {"not_applicable"}
+
+
+@pytest.mark.slow
 def test_reference_is_conformant_at_standard_depth(tmp_path: Path) -> None:
     out = tmp_path / "reports"
     proc = run("--depth", "standard", "--profile", "strict", report_dir=out)

@@ -71,7 +71,8 @@ def judge(request: pytest.FixtureRequest, suite: Any) -> TestJudge:
         j.not_applicable(f"the {suite.api} spec has no operation of this kind", rules=j._planned_rules)
     elif op is not None and not suite.offers(op.operation_id):
         j.not_applicable(
-            f"the target does not offer {op.operation_id} (target file `operations`)",
+            f"not claimed: {op.operation_id} is not among the target's operations "
+            f"({', '.join(suite.config.operations)}; set `operations:` in the target file to claim it)",
             rules=j._planned_rules,
         )
     return j
