@@ -9,28 +9,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from conformance.rules._model import Finding, Level, Rule, RuleContext
+from conformance.rules._model import Finding, Level, RuleContext
 from conformance.rules.chat import COMPLETIONS_OPS, answer
-from conformance.rules.judge import applies
-from conformance.rules.registry import define, exchange_check
+from conformance.rules.registry import rule
 from conformance.rules.views import is_int, is_json_number, request_json
 from conformance.text import shorten
 from conformance.transport.exchange import Exchange
 
 REQ = "2024-04-01-preview#/paths/~1deployments~1{deployment-id}~1completions/post/requestBody"
 LOGPROB_EPSILON = 1e-3  # as in chat.py: rounding may put a probability of 1 a hair above 0
-
-define(Rule("COMPLETIONS-ECHO", "semantics",
-            "With echo true, each choice's text starts with the prompt it completes.",
-            f'{REQ}/content/application~1json/schema/properties/echo: "Echo back the prompt in addition to the '
-            'completion"'))
-define(Rule("COMPLETIONS-LOGPROBS", "semantics",
-            "With logprobs k, every choice with text carries logprobs: tokens, token_logprobs (each <= 0) and, "
-            "where sent, text_offset and top_logprobs of the same length, with at most k+1 alternatives per "
-            "position (and some alternatives somewhere when k > 0). The tokens should spell the text (a warning).",
-            f'{REQ}/content/application~1json/schema/properties/logprobs: "the API will return a list of the 5 most '
-            'likely tokens. The API will always return the logprob of the sampled token, so there may be up to '
-            'logprobs+1 elements in the response"'))
 
 
 def _choices(doc: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
@@ -52,7 +39,6 @@ def _completions(ctx: RuleContext, ex: Exchange) -> bool:
     return ex.operation_id in COMPLETIONS_OPS and answer(ex) is not None
 
 
-@applies("COMPLETIONS-ECHO")
 def _echo_asked(ctx: RuleContext, ex: Exchange) -> bool:
     req = request_json(ex)
     return _completions(ctx, ex) and req.get("echo") is True and _prompts(req) is not None
@@ -62,7 +48,13 @@ def _squeezed(text: str) -> str:
     return " ".join(text.split())
 
 
-@exchange_check("COMPLETIONS-ECHO")
+@rule(
+    "COMPLETIONS-ECHO",
+    "semantics",
+    "With echo true, each choice's text starts with the prompt it completes.",
+    f'{REQ}/content/application~1json/schema/properties/echo: "Echo back the prompt in addition to the completion"',
+    applies=_echo_asked,
+)
 def check_echo(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     doc = answer(ex)
     assert doc is not None
@@ -78,11 +70,10 @@ def check_echo(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
         prompt = prompts[index // n]
         if text.startswith(prompt) or _squeezed(text).startswith(_squeezed(prompt)):
             continue  # a tokenizer may normalise whitespace on the way back: the words are what counts
-        yield Finding("COMPLETIONS-ECHO", f"echo was requested but choice {index}'s text does not start with its "
+        yield Finding(f"echo was requested but choice {index}'s text does not start with its "
                       f"prompt {shorten(prompt, 60)}", path=f"$.choices[{i}].text", value=shorten(text, 80))
 
 
-@applies("COMPLETIONS-LOGPROBS")
 def _logprobs_asked(ctx: RuleContext, ex: Exchange) -> bool:
     lp = request_json(ex).get("logprobs")
     return _completions(ctx, ex) and is_int(lp) and lp >= 0
@@ -123,7 +114,17 @@ def _shape_problems(lp: dict[str, Any], k: int, path: str) -> Iterator[tuple[str
         yield f"logprobs={k} was requested but no position has any alternative", f"{path}.top_logprobs", "[]"
 
 
-@exchange_check("COMPLETIONS-LOGPROBS")
+@rule(
+    "COMPLETIONS-LOGPROBS",
+    "semantics",
+    "With logprobs k, every choice with text carries logprobs: tokens, token_logprobs (each <= 0) and, where "
+    "sent, text_offset and top_logprobs of the same length, with at most k+1 alternatives per position (and "
+    "some alternatives somewhere when k > 0). The tokens should spell the text (a warning).",
+    f'{REQ}/content/application~1json/schema/properties/logprobs: "the API will return a list of the 5 most likely '
+    'tokens. The API will always return the logprob of the sampled token, so there may be up to logprobs+1 '
+    'elements in the response"',
+    applies=_logprobs_asked,
+)
 def check_logprobs(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     doc = answer(ex)
     assert doc is not None
@@ -136,17 +137,17 @@ def check_logprobs(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
         lp = ch.get("logprobs")
         path = f"$.choices[{i}].logprobs"
         if not isinstance(lp, dict):
-            yield Finding("COMPLETIONS-LOGPROBS", f"logprobs={k} was requested but choice {i} has no log "
+            yield Finding(f"logprobs={k} was requested but choice {i} has no log "
                           "probabilities", path=path, value=shorten(lp))
             continue
         problem = next(_shape_problems(lp, k, path), None)
         if problem is not None:
             message, where, value = problem
-            yield Finding("COMPLETIONS-LOGPROBS", message, path=where, value=shorten(value))
+            yield Finding(message, path=where, value=shorten(value))
             continue
         spelled = "".join(lp["tokens"])
         if req.get("stop") is None and spelled != text:
             # Byte-level tokens may not spell text exactly one by one: a warning, never a violation.
-            yield Finding("COMPLETIONS-LOGPROBS", f"the {len(lp['tokens'])} tokens spell {shorten(spelled, 60)}, "
+            yield Finding(f"the {len(lp['tokens'])} tokens spell {shorten(spelled, 60)}, "
                           f"not the text {shorten(text, 60)}", path=f"{path}.tokens", value=shorten(spelled, 80),
                           level=Level.WARNING, variant="text-mismatch")

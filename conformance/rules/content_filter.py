@@ -13,9 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from conformance.rules._model import Finding, Level, Rule, RuleContext
-from conformance.rules.judge import applies
-from conformance.rules.registry import define, exchange_check
+from conformance.rules._model import Finding, Level, RuleContext
+from conformance.rules.registry import rule
 from conformance.rules.views import chunks, is_int, is_json_number, response_json, transcript
 from conformance.text import shorten
 from conformance.transport.exchange import Exchange
@@ -26,25 +25,6 @@ DETECTION = frozenset({"jailbreak", "indirect_attack", "profanity", "protected_m
                        "protected_material_code", "ungrounded_material"})
 RAI = "ResponsibleAIPolicyViolation"
 
-define(Rule(
-    "AOAI-FILTER-ANNOTATIONS", "content-filter",
-    "Every content filter annotation (prompt_filter_results, choices, stream chunks, the error's inner error) "
-    "gives each documented category its documented form: severity categories {filtered, severity}, detections "
-    "{filtered, detected} (protected_material_code may cite {URL, license}, ungrounded_material may list text "
-    "spans), custom_blocklists {filtered, details[{filtered, id}]} or [{filtered, id}], custom_topics "
-    "{filtered, details[{detected, id}]}, error {code, message}. Unknown categories are accepted.",
-    f"2024-04-01-preview#/components/schemas/contentFilterPromptResults, contentFilterChoiceResults; {ANNOTATIONS}",
-    api="azure-openai",
-))
-define(Rule(
-    "AOAI-CONTENT-FILTER-INNER", "content-filter",
-    "A content_filter error carries an inner error (innererror or inner_error) with code "
-    "ResponsibleAIPolicyViolation and the filter results (content_filter_result or content_filter_results), "
-    "at least one of them filtered.",
-    "2024-04-01-preview#/components/schemas/innerError (inner_error: code, content_filter_results); the service "
-    "sends innererror / content_filter_result (real-service-behaviour §5.3)",
-    api="azure-openai",
-))
 
 #: Where results objects hang: (container key, results keys).
 _RESULT_KEYS = ("content_filter_results", "content_filter_result")
@@ -142,12 +122,22 @@ def _documents(ex: Exchange) -> Iterator[tuple[str, Any]]:
     yield "", response_json(ex.response)
 
 
-@applies("AOAI-FILTER-ANNOTATIONS")
 def _has_response(ctx: RuleContext, ex: Exchange) -> bool:
     return ex.response is not None and not ex.response.truncated
 
 
-@exchange_check("AOAI-FILTER-ANNOTATIONS")
+@rule(
+    "AOAI-FILTER-ANNOTATIONS",
+    "content-filter",
+    "Every content filter annotation (prompt_filter_results, choices, stream chunks, the error's inner error) "
+    "gives each documented category its documented form: severity categories {filtered, severity}, detections "
+    "{filtered, detected} (protected_material_code may cite {URL, license}, ungrounded_material may list text "
+    "spans), custom_blocklists {filtered, details[{filtered, id}]} or [{filtered, id}], custom_topics "
+    "{filtered, details[{detected, id}]}, error {code, message}. Unknown categories are accepted.",
+    f"2024-04-01-preview#/components/schemas/contentFilterPromptResults, contentFilterChoiceResults; {ANNOTATIONS}",
+    api="azure-openai",
+    applies=_has_response,
+)
 def check_annotations(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     for prefix, doc in _documents(ex):
         for path, results in _annotation_objects(doc, prefix):
@@ -155,8 +145,7 @@ def check_annotations(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
                 bad = category_problem(name, value, f"{path}.{name}")
                 if bad is not None:
                     where, shown = bad
-                    yield Finding("AOAI-FILTER-ANNOTATIONS",
-                                  f"content filter category {name!r} is not in its documented form", path=where,
+                    yield Finding(f"content filter category {name!r} is not in its documented form", path=where,
                                   value=shorten(shown))
 
 
@@ -168,7 +157,6 @@ def _content_filter_error(ex: Exchange) -> dict[str, Any] | None:
     return err if isinstance(err, dict) and err.get("code") == "content_filter" else None
 
 
-@applies("AOAI-CONTENT-FILTER-INNER")
 def _is_content_filter_error(ctx: RuleContext, ex: Exchange) -> bool:
     return _content_filter_error(ex) is not None
 
@@ -183,34 +171,44 @@ def _any_filtered(node: Any, depth: int = 0) -> bool:
     return False
 
 
-@exchange_check("AOAI-CONTENT-FILTER-INNER")
+@rule(
+    "AOAI-CONTENT-FILTER-INNER",
+    "content-filter",
+    "A content_filter error carries an inner error (innererror or inner_error) with code "
+    "ResponsibleAIPolicyViolation and the filter results (content_filter_result or content_filter_results), "
+    "at least one of them filtered.",
+    "2024-04-01-preview#/components/schemas/innerError (inner_error: code, content_filter_results); the service "
+    "sends innererror / content_filter_result (real-service-behaviour §5.3)",
+    api="azure-openai",
+    applies=_is_content_filter_error,
+)
 def check_inner_error(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     err = _content_filter_error(ex)
     assert err is not None
     key = next((k for k in ("innererror", "inner_error") if k in err), None)
     if key is None:
-        yield Finding("AOAI-CONTENT-FILTER-INNER", "the content_filter error has no inner error, so a client cannot "
+        yield Finding("the content_filter error has no inner error, so a client cannot "
                       "tell which category blocked the prompt", path="$.error", value=shorten(sorted(err)),
                       level=Level.WARNING, variant="no-inner-error")
         return
     inner = err[key]
     path = f"$.error.{key}"
     if not isinstance(inner, dict):
-        yield Finding("AOAI-CONTENT-FILTER-INNER", f"{key} is not an object", path=path, value=shorten(inner))
+        yield Finding(f"{key} is not an object", path=path, value=shorten(inner))
         return
     code = inner.get("code")
     if not isinstance(code, str):
-        yield Finding("AOAI-CONTENT-FILTER-INNER", f"{key}.code is {shorten(code)}, expected {RAI!r}",
+        yield Finding(f"{key}.code is {shorten(code)}, expected {RAI!r}",
                       path=f"{path}.code", value=shorten(code))
     elif code != RAI:
         # innerErrorCode is an open enum (x-ms-enum modelAsString): another string is allowed, but unexpected.
-        yield Finding("AOAI-CONTENT-FILTER-INNER", f"{key}.code is {code!r}, not {RAI!r}", path=f"{path}.code",
+        yield Finding(f"{key}.code is {code!r}, not {RAI!r}", path=f"{path}.code",
                       value=shorten(code), level=Level.WARNING, variant="other-code")
     rkey = next((k for k in _RESULT_KEYS if k in inner), None)
     if rkey is None:
-        yield Finding("AOAI-CONTENT-FILTER-INNER", f"{key} does not say which category was filtered (no "
+        yield Finding(f"{key} does not say which category was filtered (no "
                       "content_filter_result)", path=path, value=shorten(sorted(inner)), level=Level.WARNING,
                       variant="no-results")
     elif not _any_filtered(inner[rkey]):
-        yield Finding("AOAI-CONTENT-FILTER-INNER", "the prompt was refused by the content filter but no category "
+        yield Finding("the prompt was refused by the content filter but no category "
                       "of its results says filtered: true", path=f"{path}.{rkey}", value=shorten(inner[rkey]))

@@ -11,29 +11,30 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from conformance.rules._model import Finding, Level, Rule
+from conformance.rules._model import Finding, Level
 from conformance.rules.behaviour import _finding, _transport, error_fields, error_params
-from conformance.rules.registry import behaviour_check, define
+from conformance.rules.registry import rule
 from conformance.text import shorten
 from conformance.transport.exchange import Exchange
 
-REAL = "real-service-behaviour"
+
+def _refused(ex: Exchange, what: str, *, silent: str) -> Iterator[Finding]:
+    """A 4xx (other than 401/403/429) passes; a 2xx or a 5xx or an auth refusal is a violation."""
+    if (f := _transport(ex)) is not None:
+        yield f
+        return
+    st = ex.response.status
+    if st == 429 or (400 <= st < 500 and st not in (401, 403)):
+        return
+    if 200 <= st < 300:
+        yield _finding(ex, f"{what} was answered {st}: {silent}", variant="silent-accept")
+    elif st >= 500:
+        yield _finding(ex, f"{what} caused a server error {st}; the request is at fault, so a 4xx is due")
+    else:
+        yield _finding(ex, f"{what} was answered {st}, not a 4xx error")
 
 
-def _b(id: str, family: str, statement: str, source: str, level: Level = Level.VIOLATION, api: str = "any") -> Rule:
-    return define(Rule(id, family, statement, source, level, scope="behaviour", api=api))
-
-
-_b(
-    "PARAM-ACCEPTED",
-    "schema",
-    "A valid request using a parameter whose effect cannot be observed (sampling, penalties, user, seed, ...) "
-    "gets 2xx, or a 4xx error naming that parameter (a model-specific refusal); never a 5xx, never an "
-    "unexplained refusal.",
-    "spec: the operation's request schema; Azure OpenAI refuses what a model does not support with 400 "
-    "code unsupported_parameter / param (corpus mirascope-26), the REST reference with 422 parameter_not_supported",
-)
-_b(
+@rule(
     "DEPLOYMENT-UNKNOWN",
     "errors",
     "A request to a deployment that does not exist is refused with a 4xx error (Azure OpenAI: 404 "
@@ -41,8 +42,14 @@ _b(
     'Azure OpenAI: 404 {"error": {"code": "DeploymentNotFound", "message": "The API deployment for this resource '
     'does not exist ..."}} (corpus openllmetry-26)',
     api="azure-openai",
+    scope="behaviour",
 )
-_b(
+def deployment_unknown(ex: Exchange, *, deployment: str) -> Iterator[Finding]:
+    yield from _refused(ex, f"a request to the unknown deployment {deployment!r}",
+                        silent="some model answered for a deployment that does not exist")
+
+
+@rule(
     "DEPLOYMENT-WRONG-KIND",
     "errors",
     "A request to a deployment of another kind (embeddings to a chat model, chat or completions to an embeddings "
@@ -50,64 +57,49 @@ _b(
     'Azure OpenAI: 400 {"error": {"code": "OperationNotSupported", "message": "The embeddings operation does not '
     'work with the specified model, gpt-35-turbo ..."}} (run-llama/llama_index#6436, langchain-ai/langmem#13)',
     api="azure-openai",
+    scope="behaviour",
 )
-_b(
+def deployment_wrong_kind(ex: Exchange, *, deployment: str, kind: str, operation: str) -> Iterator[Finding]:
+    yield from _refused(ex,
+                        f"a {operation} request to the {kind} deployment {deployment!r}",
+                        silent=f"a {kind} deployment cannot serve {operation}")
+
+
+@rule(
     "INPUT-TOO-LONG",
     "errors",
     "An embeddings input longer than the model reads is refused with a 4xx error, never a 5xx. A 2xx is a "
     "warning: the suite cannot know the model's limit, and a model with a larger window may embed it.",
     'embeddings_create input: "Each input must not exceed the max input tokens for the model (8192 tokens for '
     'text-embedding-ada-002)"; Azure OpenAI answers 400 "This model\'s maximum context length is 8192 tokens ..."',
+    scope="behaviour",
 )
-
-
-def _refused(rule: str, ex: Exchange, what: str, *, silent: str) -> Iterator[Finding]:
-    """A 4xx (other than 401/403/429) passes; a 2xx or a 5xx or an auth refusal is a violation."""
-    if (f := _transport(rule, ex)) is not None:
-        yield f
-        return
-    st = ex.response.status
-    if st == 429 or (400 <= st < 500 and st not in (401, 403)):
-        return
-    if 200 <= st < 300:
-        yield _finding(rule, ex, f"{what} was answered {st}: {silent}", variant="silent-accept")
-    elif st >= 500:
-        yield _finding(rule, ex, f"{what} caused a server error {st}; the request is at fault, so a 4xx is due")
-    else:
-        yield _finding(rule, ex, f"{what} was answered {st}, not a 4xx error")
-
-
-@behaviour_check("DEPLOYMENT-UNKNOWN")
-def deployment_unknown(ex: Exchange, *, deployment: str) -> Iterator[Finding]:
-    yield from _refused("DEPLOYMENT-UNKNOWN", ex, f"a request to the unknown deployment {deployment!r}",
-                        silent="some model answered for a deployment that does not exist")
-
-
-@behaviour_check("DEPLOYMENT-WRONG-KIND")
-def deployment_wrong_kind(ex: Exchange, *, deployment: str, kind: str, operation: str) -> Iterator[Finding]:
-    yield from _refused("DEPLOYMENT-WRONG-KIND", ex,
-                        f"a {operation} request to the {kind} deployment {deployment!r}",
-                        silent=f"a {kind} deployment cannot serve {operation}")
-
-
-@behaviour_check("INPUT-TOO-LONG")
 def input_too_long(ex: Exchange, *, tokens: int) -> Iterator[Finding]:
-    if (f := _transport("INPUT-TOO-LONG", ex)) is not None:
+    if (f := _transport(ex)) is not None:
         yield f
         return
     st = ex.response.status
     if st >= 500:
-        yield _finding("INPUT-TOO-LONG", ex, f"an input of about {tokens} tokens caused a server error {st}; "
+        yield _finding(ex, f"an input of about {tokens} tokens caused a server error {st}; "
                        "an over-long input is the request's fault, so a 4xx is due")
     elif 200 <= st < 300:
-        yield _finding("INPUT-TOO-LONG", ex, f"an input of about {tokens} tokens was embedded ({st}); legitimate only "
+        yield _finding(ex, f"an input of about {tokens} tokens was embedded ({st}); legitimate only "
                        "if the model reads that much (Azure OpenAI embedding models stop at 8192)",
                        level=Level.WARNING, variant="accepted")
 
 
-@behaviour_check("PARAM-ACCEPTED")
+@rule(
+    "PARAM-ACCEPTED",
+    "schema",
+    "A valid request using a parameter whose effect cannot be observed (sampling, penalties, user, seed, ...) "
+    "gets 2xx, or a 4xx error naming that parameter (a model-specific refusal); never a 5xx, never an "
+    "unexplained refusal.",
+    "spec: the operation's request schema; Azure OpenAI refuses what a model does not support with 400 "
+    "code unsupported_parameter / param (corpus mirascope-26), the REST reference with 422 parameter_not_supported",
+    scope="behaviour",
+)
 def param_accepted(ex: Exchange, *, param: str) -> Iterator[Finding]:
-    if (f := _transport("PARAM-ACCEPTED", ex)) is not None:
+    if (f := _transport(ex)) is not None:
         yield f
         return
     st = ex.response.status
@@ -116,12 +108,12 @@ def param_accepted(ex: Exchange, *, param: str) -> Iterator[Finding]:
     body = ex.response.json
     fields = error_fields(body)
     if st >= 500:
-        yield _finding("PARAM-ACCEPTED", ex, f"a valid request with {param!r} caused a server error {st}",
+        yield _finding(ex, f"a valid request with {param!r} caused a server error {st}",
                        path=f"$.{param}")
     elif str(fields["code"]) == "content_filter":
         return
     elif param in error_params(body) or param in str(fields["where"]):
         return  # refused by name: the model does not do it, and says so
     else:
-        yield _finding("PARAM-ACCEPTED", ex, f"a valid request with {param!r} was refused with {st} without naming "
+        yield _finding(ex, f"a valid request with {param!r} was refused with {st} without naming "
                        f"it ({shorten(fields['message'] or ex.response.text, 160)})", path=f"$.{param}")
