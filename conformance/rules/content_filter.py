@@ -26,7 +26,7 @@ DETECTION = frozenset({"jailbreak", "indirect_attack", "profanity", "protected_m
 RAI = "ResponsibleAIPolicyViolation"
 
 
-#: Where results objects hang: (container key, results keys).
+#: The keys a results object hangs under: the spec's spelling and the service's.
 _RESULT_KEYS = ("content_filter_results", "content_filter_result")
 
 
@@ -122,8 +122,11 @@ def _documents(ex: Exchange) -> Iterator[tuple[str, Any]]:
     yield "", response_json(ex.response)
 
 
-def _has_response(ctx: RuleContext, ex: Exchange) -> bool:
-    return ex.response is not None and not ex.response.truncated
+def _annotated(ctx: RuleContext, ex: Exchange) -> bool:
+    """The answer carries content filter annotations (a pass means annotations were judged)."""
+    if ex.response is None or ex.response.truncated:
+        return False
+    return any(True for prefix, doc in _documents(ex) for _ in _annotation_objects(doc, prefix))
 
 
 @rule(
@@ -136,7 +139,7 @@ def _has_response(ctx: RuleContext, ex: Exchange) -> bool:
     "{filtered, details[{detected, id}]}, error {code, message}. Unknown categories are accepted.",
     f"2024-04-01-preview#/components/schemas/contentFilterPromptResults, contentFilterChoiceResults; {ANNOTATIONS}",
     api="azure-openai",
-    applies=_has_response,
+    applies=_annotated,
 )
 def check_annotations(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     for prefix, doc in _documents(ex):
