@@ -52,6 +52,7 @@ def fleet_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.Comp
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CONFORMANCE_", "PYTEST_"))}
     with ExitStack() as stack:
         args = [sys.executable, "-m", "conformance.cli", "run", "--depth", "smoke", "--parallel-targets", "2",
+                "--workers", "0",  # forwarded to every target: one process each on a 2-core CI machine
                 "--report-dir", str(root / "reports")]
         for name, faults in FLEET.items():
             server = stack.enter_context(running_reference(faults=faults))
