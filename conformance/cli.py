@@ -125,6 +125,11 @@ def cmd_run(args: argparse.Namespace, passthrough: list[str], argv: list[str] | 
         if unknown:
             print(f"conformance: unknown fault(s) {', '.join(unknown)}; see `conformance faults`", file=sys.stderr)
             return EXIT_USAGE
+    unknown_personas = _unknown_personas(args.conformance_persona or [])
+    if unknown_personas:
+        print(f"conformance: unknown persona(s) {', '.join(unknown_personas)}; see `conformance personas`",
+              file=sys.stderr)
+        return EXIT_USAGE
     pargs = [str(_suite_dir()), "-p", "no:cacheprovider", *to_pytest_args(args)]
     if _is_verbose(passthrough):
         pargs += ["--tb=short", "-rfE"]
@@ -222,6 +227,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if unknown:
         print(f"conformance: unknown fault(s) {', '.join(unknown)}; see `conformance faults`", file=sys.stderr)
         return EXIT_USAGE
+    unknown_personas = _unknown_personas(args.persona)
+    if unknown_personas:
+        print(f"conformance: unknown persona(s) {', '.join(unknown_personas)}; see `conformance personas`",
+              file=sys.stderr)
+        return EXIT_USAGE
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"conformance: serving on {args.host} (not loopback): the reference accepts a known key", file=sys.stderr)
     import secrets
@@ -235,8 +245,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     lines = [
         "conformance reference deployment",
         f"  model inference: {base}/models   (api-version 2024-05-01-preview, 2025-04-01, 2025-05-01)",
-        f"  Azure OpenAI:    {base}/openai   (api-version 2024-04-01-preview)",
+        f"  Azure OpenAI:    {base}/openai   (api-version 2024-04-01-preview, 2024-10-21)",
         f"  faults: {', '.join(args.fault) or 'none'}",
+        f"  personas: {', '.join(args.persona) or 'none'}",
     ]
     if key:
         lines.append("  credential: the value of CONFORMANCE_API_KEY (api-key header or Authorization: Bearer)")
@@ -245,7 +256,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         lines.append(f"  credential: export CONFORMANCE_API_KEY={settings.api_key}")
     lines.append(f"  run the suite: conformance target --endpoint {base}/models > ref.yaml && conformance run --target ref.yaml")
     print("\n".join(lines), flush=True)
-    serve(host=args.host, port=args.port, faults=args.fault, settings=settings)
+    serve(host=args.host, port=args.port, faults=args.fault, settings=settings, personas=args.persona)
     return EXIT_OK
 
 
@@ -273,6 +284,20 @@ def cmd_faults(args: argparse.Namespace) -> int:
 
     for name, fault in sorted(FAULTS.items()):
         print(f"{name:34} [{fault.api}] {fault.description}  -> {', '.join(fault.rules)}")
+    return EXIT_OK
+
+
+def _unknown_personas(names: list[str]) -> list[str]:
+    from conformance.reference.personas import PERSONAS
+
+    return [n for n in names if n not in PERSONAS]
+
+
+def cmd_personas(args: argparse.Namespace) -> int:
+    from conformance.reference.personas import PERSONAS
+
+    for name, persona in sorted(PERSONAS.items()):
+        print(f"{name:22} {persona.description}\n{'':22} (as {persona.source})")
     return EXIT_OK
 
 
@@ -317,9 +342,12 @@ def build_parser() -> tuple[argparse.ArgumentParser, Any]:
     sp.add_argument("--api", choices=["model-inference", "azure-openai", "both"], default="both",
                     help="both APIs are always served (model inference under /models, Azure OpenAI under /openai)")
     sp.add_argument("--fault", action="append", default=[], help="switch on a named deviation (repeatable)")
+    sp.add_argument("--persona", action="append", default=[],
+                    help="switch on a conformant persona: other legitimate choices of real services (repeatable)")
     rp = sub.add_parser("rules", help="print the rule catalogue")
     rp.add_argument("--json", action="store_true")
     sub.add_parser("faults", help="list the reference deployment's named faults")
+    sub.add_parser("personas", help="list the reference deployment's conformant personas")
     tp = sub.add_parser("target", help="print the reference deployment's capabilities as a target file")
     tp.add_argument("--api", choices=["model-inference", "azure-openai"], default="model-inference")
     tp.add_argument("--endpoint")
@@ -367,6 +395,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_rules(args)
         if args.command == "faults":
             return cmd_faults(args)
+        if args.command == "personas":
+            return cmd_personas(args)
         if args.command == "target":
             return cmd_target(args)
         if args.command == "diff":

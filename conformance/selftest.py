@@ -1,13 +1,16 @@
 """Mutation self-test: prove every verdict of the suite both ways against the reference deployment.
 
 A conformance suite is only worth its verdicts. This script runs `conformance run` against the
-UNFAULTED reference (every violation there is a false alarm) and then once per named fault of
+UNFAULTED reference and against each of its conformant personas (`conformance.reference.personas`:
+other legitimate choices of real services; every violation in these baselines is a false alarm),
+and then once per named fault of
 `conformance.reference.faults.FAULTS` (every fault must be "killed": at least one of the rules the
 fault names must report it). Each run is a separate `conformance run` subprocess, bounded by a
 timeout, so a fault that hangs or crashes the suite is reported instead of stalling the script.
 
     python -m conformance.selftest [--api model-inference|azure-openai|both] [--profile azure|strict|both]
                                    [--jobs 2] [--depth smoke] [--json out.json] [--faults a,b]
+                                   [--personas all|none|a,b]
 
 The last line printed is exactly `killed K/N, false alarms F`; the exit code is 0 iff every fault
 was killed, F == 0 and every run produced results.
@@ -31,6 +34,7 @@ from typing import Any
 
 from conformance.constants import APIS, PROFILES
 from conformance.reference.faults import FAULTS, Fault
+from conformance.reference.personas import PERSONAS
 from conformance.rules._model import Level
 from conformance.rules.catalogue import all_rules
 
@@ -48,15 +52,18 @@ _CHILD_ENV_DROP = ("CONFORMANCE_",)
 
 @dataclass(frozen=True)
 class Job:
-    """One `conformance run` against the reference: unfaulted when `fault` is None."""
+    """One `conformance run` against the reference: unfaulted when `fault` is None, as a conformant
+    persona when `persona` is set (a baseline too: every violation there is a false alarm)."""
 
     api: str
     profile: str
     fault: str | None = None
+    persona: str | None = None
 
     @property
     def label(self) -> str:
-        return f"{self.fault or 'unfaulted'}@{self.api}/{self.profile}"
+        who = self.fault or (f"persona-{self.persona}" if self.persona else "unfaulted")
+        return f"{who}@{self.api}/{self.profile}"
 
 
 @dataclass
@@ -149,6 +156,7 @@ class SelftestReport:
                 {
                     "api": b.job.api,
                     "profile": b.job.profile,
+                    "persona": b.job.persona,
                     "exit_code": b.exit_code,
                     "duration_s": round(b.duration, 2),
                     "violations": _violation_list(b),
@@ -223,12 +231,16 @@ def fault_apis(fault: Fault, api_choice: str) -> list[str]:
     return list(APIS) if api_choice == "both" else [api_choice]
 
 
-def plan(api_choice: str, profiles: Sequence[str], faults: Iterable[Fault]) -> tuple[list[Job], list[tuple[Fault, Job]]]:
-    """Baseline jobs (one per api x profile used) and one job per (fault, api, profile)."""
+def plan(
+    api_choice: str, profiles: Sequence[str], faults: Iterable[Fault], personas: Sequence[str] = ()
+) -> tuple[list[Job], list[tuple[Fault, Job]]]:
+    """Baseline jobs (one per api x profile used, and one per persona there) and one job per
+    (fault, api, profile)."""
     fault_jobs = [(f, Job(api, p, f.name)) for f in faults for api in fault_apis(f, api_choice) for p in profiles]
     apis = list(APIS) if api_choice == "both" else [api_choice]
     apis += [j.api for _, j in fault_jobs if j.api not in apis]
     baselines = [Job(api, p) for api in apis for p in profiles]
+    baselines += [Job(api, p, persona=name) for name in personas for api in apis for p in profiles]
     return baselines, fault_jobs
 
 
@@ -254,6 +266,8 @@ def command(job: Job, report_dir: Path, settings: RunSettings) -> list[str]:
         cmd += ["--target", str(settings.target_file)]
     if job.fault:
         cmd += ["--fault", job.fault]
+    if job.persona:
+        cmd += ["--persona", job.persona]
     if settings.max_requests:
         cmd += ["--max-requests", str(settings.max_requests)]
     if settings.seed is not None:
@@ -313,8 +327,10 @@ def run_selftest(
     work_dir: Path | None = None,
     progress: Callable[[RunOutcome], None] | None = None,
     select: bool = True,
+    personas: Sequence[str] = (),
 ) -> SelftestReport:
-    """Run the baselines, then every chosen fault; keep run folders under `work_dir` if given.
+    """Run the baselines (the unfaulted reference and each chosen conformant persona), then every
+    chosen fault; keep run folders under `work_dir` if given.
 
     With `select`, a fault's run is narrowed (`-k`) to the suite tests that judged the fault's
     expected rules on the unfaulted reference, which cuts a run to a few seconds; a rule no test
@@ -322,7 +338,7 @@ def run_selftest(
     """
     settings = settings or RunSettings()
     chosen = [FAULTS[name] for name in faults] if faults is not None else list(FAULTS.values())
-    baseline_jobs, fault_jobs = plan(api, profiles, chosen)
+    baseline_jobs, fault_jobs = plan(api, profiles, chosen, personas)
     owned_tmp = work_dir is None
     work = Path(tempfile.mkdtemp(prefix="conformance-selftest-")) if owned_tmp else Path(work_dir)
     work.mkdir(parents=True, exist_ok=True)
@@ -333,7 +349,7 @@ def run_selftest(
             settings = replace(settings, target_file=target)
         base_runs = _run_all(baseline_jobs, work, lambda job: settings, jobs, progress)
         baselines = [base_runs[j] for j in baseline_jobs]
-        by_target = {(b.job.api, b.job.profile): b for b in baselines}
+        by_target = {(b.job.api, b.job.profile): b for b in baselines if b.job.persona is None}
 
         def settings_for(job: Job) -> RunSettings:
             base = by_target.get((job.api, job.profile))
@@ -409,7 +425,8 @@ def render_table(report: SelftestReport) -> str:
     lines.append("")
     for b in report.baselines:
         status = b.error or f"{b.violations()} violation(s)"
-        lines.append(f"unfaulted reference {b.job.api}/{b.job.profile}: {status} ({b.duration:.1f}s)")
+        who = f"reference as persona {b.job.persona}" if b.job.persona else "unfaulted reference"
+        lines.append(f"{who} {b.job.api}/{b.job.profile}: {status} ({b.duration:.1f}s)")
         lines += [f"  false alarm: {v}" for v in _violation_list(b)]
     lines += [f"error: {e}" for e in report.errors]
     return "\n".join(lines)
@@ -423,6 +440,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--depth", choices=["smoke", "standard", "deep"], default="smoke")
     p.add_argument("--json", help="also write the outcome as JSON to this file")
     p.add_argument("--faults", help="comma-separated fault names (default: every fault)")
+    p.add_argument("--personas", default="all",
+                   help="comma-separated conformant personas run as baselines (default: all; 'none': none)")
     p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds allowed per run")
     p.add_argument("--max-requests", type=int, help="request budget per run")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed for generated requests")
@@ -434,6 +453,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     unknown = sorted(set(names or ()) - FAULTS.keys())
     if unknown:
         p.error(f"unknown fault(s): {', '.join(unknown)}")
+    personas = (sorted(PERSONAS) if args.personas == "all" else [] if args.personas == "none"
+                else [n.strip() for n in args.personas.split(",") if n.strip()])
+    unknown = sorted(set(personas) - PERSONAS.keys())
+    if unknown:
+        p.error(f"unknown persona(s): {', '.join(unknown)}")
     profiles = list(PROFILES) if args.profile == "both" else [args.profile]
     settings = RunSettings(depth=args.depth, timeout=args.timeout, max_requests=args.max_requests, seed=args.seed)
 
@@ -442,7 +466,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     started = time.monotonic()
     report = run_selftest(args.api, profiles, names, jobs=args.jobs, settings=settings,
-                          work_dir=Path(args.keep) if args.keep else None, progress=progress, select=not args.full)
+                          work_dir=Path(args.keep) if args.keep else None, progress=progress, select=not args.full,
+                          personas=personas)
     print(render_table(report))
     print(f"wall time {time.monotonic() - started:.1f}s with --jobs {args.jobs}")
     if args.json:

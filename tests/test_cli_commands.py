@@ -18,7 +18,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 def test_help_lists_every_command_and_the_exit_codes() -> None:
     proc = _cli("--help")
     assert proc.returncode == 0
-    for command in ("run", "serve", "rules", "faults", "target", "diff", "validate-traffic"):
+    for command in ("run", "serve", "rules", "faults", "personas", "target", "diff", "validate-traffic"):
         assert command in proc.stdout
     assert "3 target unreachable" in proc.stdout.replace("\n", " ")
     run_help = _cli("run", "--help").stdout
@@ -49,6 +49,17 @@ def test_faults_lists_the_table_and_serve_refuses_unknown_faults(capsys) -> None
     out = capsys.readouterr().out
     assert all(name in out for name in FAULTS)
     assert main(["serve", "--fault", "no-such-fault"]) == 2
+
+
+def test_personas_lists_the_table_and_serve_and_run_refuse_unknown_personas(capsys) -> None:
+    from conformance.reference.personas import PERSONAS
+
+    assert main(["personas"]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in PERSONAS)
+    assert main(["serve", "--persona", "no-such-persona"]) == 2
+    assert main(["run", "--persona", "no-such-persona"]) == 2
+    assert "no-such-persona" in capsys.readouterr().err
 
 
 def test_pytest_help_shows_the_plugin_options_namespaced() -> None:

@@ -11,7 +11,17 @@ from pathlib import Path
 import pytest
 
 from conformance.reference.faults import FAULTS, Fault
-from conformance.selftest import Job, RunOutcome, fault_apis, kills, plan, selection
+from conformance.selftest import (
+    DEFAULT_SEED,
+    Job,
+    RunOutcome,
+    RunSettings,
+    command,
+    fault_apis,
+    kills,
+    plan,
+    selection,
+)
 
 
 def _result(rule: str, outcome: str, erratum: str | None = None) -> dict:
@@ -63,6 +73,16 @@ def test_faults_run_on_their_api() -> None:
     assert [(f.name, j.api, j.profile) for f, j in jobs] == [
         ("x", "model-inference", "azure"), ("x", "model-inference", "strict"),
         ("y", "azure-openai", "azure"), ("y", "azure-openai", "strict")]
+
+
+def test_personas_are_baselines_of_every_api_and_profile() -> None:
+    baselines, jobs = plan("both", ["azure", "strict"], [], ["sparse"])
+    assert jobs == []
+    personas = [(j.api, j.profile) for j in baselines if j.persona == "sparse"]
+    assert sorted(personas) == sorted((a, p) for a in ("model-inference", "azure-openai") for p in ("azure", "strict"))
+    job = Job("azure-openai", "strict", persona="sparse")
+    assert job.label == "persona-sparse@azure-openai/strict"
+    assert command(job, Path("r"), RunSettings())[-4:] == ["--persona", "sparse", "--seed", str(DEFAULT_SEED)]
 
 
 def test_every_fault_in_the_table_gets_a_run_by_default() -> None:

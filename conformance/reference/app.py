@@ -27,6 +27,7 @@ from conformance.reference import _spec, chat, completions, embeddings, gate
 from conformance.reference.context import RequestContext
 from conformance.reference.errors import ApiError, error_response
 from conformance.reference.faults import check_fault_names
+from conformance.reference.personas import check_persona_names
 from conformance.reference.responses import json_ok
 from conformance.reference.settings import AZURE_OPENAI, MODEL_INFERENCE, VERSIONS, ReferenceSettings
 
@@ -49,12 +50,13 @@ _AOAI_KIND = {"ChatCompletions_Create": "chat", "Completions_Create": "completio
 
 
 class _App:
-    def __init__(self, faults: frozenset[str], settings: ReferenceSettings) -> None:
+    def __init__(self, faults: frozenset[str], settings: ReferenceSettings, personas: frozenset[str]) -> None:
         self.faults = faults
         self.settings = settings
+        self.personas = personas
 
     def ctx(self, api: str) -> RequestContext:
-        return RequestContext(api=api, faults=self.faults, settings=self.settings)
+        return RequestContext(api=api, faults=self.faults, settings=self.settings, personas=self.personas)
 
     async def run(self, request: Request, api: str, operation_id: str, handler: Handler) -> Response:
         """The pipeline every POST operation shares (see `gate`)."""
@@ -218,9 +220,11 @@ class _EchoCredential:
         await self.inner(scope, receive, send_with_echo)
 
 
-def create_app(faults: Iterable[str] = (), settings: ReferenceSettings | None = None) -> Starlette:
-    """The reference deployment as an ASGI app (faults: names from `FAULTS`)."""
-    app = _App(check_fault_names(faults), settings or ReferenceSettings())
+def create_app(
+    faults: Iterable[str] = (), settings: ReferenceSettings | None = None, personas: Iterable[str] = ()
+) -> Starlette:
+    """The reference deployment as an ASGI app (faults: names from `FAULTS`; personas: from `PERSONAS`)."""
+    app = _App(check_fault_names(faults), settings or ReferenceSettings(), check_persona_names(personas))
     mi, aoai = MODEL_INFERENCE, AZURE_OPENAI
     routes = [
         Route("/models/chat/completions", _endpoint(app, mi, "getChatCompletions", chat.respond), methods=["POST"]),

@@ -6,7 +6,7 @@ from typing import Any
 
 from starlette.responses import Response
 
-from conformance.reference import fakemodel, gate, streaming
+from conformance.reference import fakemodel, gate, personas, streaming
 from conformance.reference.context import RequestContext
 from conformance.reference.errors import ApiError
 from conformance.reference.responses import filter_results, json_ok, new_id, now, prompt_filter_results
@@ -119,7 +119,7 @@ def _json_faults(ctx: RequestContext, response: dict[str, Any]) -> dict[str, Any
         del response["id"]
     if ctx.faulted("chat-finish-reason-int"):
         response["choices"][0]["finish_reason"] = 1
-    if ctx.faulted("usage-sum-wrong"):
+    if ctx.faulted("usage-sum-wrong") and "usage" in response:
         response["usage"]["total_tokens"] += 7
     if ctx.faulted("choices-index-gap"):
         response["choices"][0]["index"] = 1
@@ -137,8 +137,9 @@ def respond(ctx: RequestContext, body: dict[str, Any]) -> Response:
     if body.get("stream") is True:
         # The model-inference chunk schema says "chat.completion"; Azure OpenAI's (2024-10-21) "chat.completion.chunk".
         chunk_object = "chat.completion" if ctx.is_mi else "chat.completion.chunk"
-        return streaming.sse_response(ctx, streaming.chat_chunks(ctx, response, chunk_object=chunk_object))
-    answer = json_ok(ctx, _json_faults(ctx, response))
+        chunks = streaming.chat_chunks(ctx, response, chunk_object=chunk_object)
+        return streaming.sse_response(ctx, personas.shape_chat_chunks(ctx, chunks, response))
+    answer = json_ok(ctx, _json_faults(ctx, personas.shape_completion(ctx, response)))
     if ctx.faulted("body-invalid-json"):  # labelled JSON, cut mid-document (Content-Length matches)
         return Response(bytes(answer.body)[: len(answer.body) // 2], status_code=200, media_type="application/json")
     return answer

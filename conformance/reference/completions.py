@@ -6,7 +6,7 @@ from typing import Any
 
 from starlette.responses import Response
 
-from conformance.reference import fakemodel, gate, streaming
+from conformance.reference import fakemodel, gate, personas, streaming
 from conformance.reference.context import RequestContext
 from conformance.reference.responses import filter_results, json_ok, new_id, now, prompt_filter_results
 
@@ -53,8 +53,9 @@ def respond(ctx: RequestContext, body: dict[str, Any]) -> Response:
         },
     }
     if body.get("stream") is True:
-        return streaming.sse_response(ctx, _chunks(ctx, response))
-    if ctx.faulted("usage-sum-wrong"):
+        return streaming.sse_response(ctx, personas.shape_completions_chunks(ctx, _chunks(ctx, response)))
+    response = personas.shape_completion(ctx, response)
+    if ctx.faulted("usage-sum-wrong") and "usage" in response:
         response["usage"]["total_tokens"] += 7
     if ctx.faulted("chat-missing-id"):
         del response["id"]

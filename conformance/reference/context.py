@@ -18,10 +18,16 @@ class RequestContext:
     presented_key: str | None = None
     #: Filled as the request is understood, for error bodies.
     extras: dict[str, Any] = field(default_factory=dict)
+    #: Conformant personas switched on (conformance/reference/personas.py).
+    personas: frozenset[str] = frozenset()
 
     def faulted(self, name: str) -> bool:
         """The one place a fault switch is read."""
         return name in self.faults
+
+    def persona(self, name: str) -> bool:
+        """The one place a persona switch is read."""
+        return name in self.personas
 
     @property
     def is_mi(self) -> bool:

@@ -15,6 +15,7 @@ import uvicorn
 
 from conformance.reference.app import create_app
 from conformance.reference.faults import check_fault_names
+from conformance.reference.personas import check_persona_names
 from conformance.reference.settings import AZURE_OPENAI, DEFAULT_VERSION, MODEL_INFERENCE, ReferenceSettings
 
 _AOAI_OPERATIONS = ["ChatCompletions_Create", "Completions_Create", "embeddings_create"]
@@ -74,6 +75,7 @@ class ReferenceServer:
     api_key: str
     faults: frozenset[str]
     settings: ReferenceSettings | None = None
+    personas: frozenset[str] = frozenset()
 
     def endpoint(self, api: str) -> str:
         return self.base_url + ("/models" if api == MODEL_INFERENCE else "/openai")
@@ -84,7 +86,8 @@ class ReferenceServer:
         return reference_target(api, self.endpoint(api), api_version, self.settings)
 
     def __repr__(self) -> str:
-        return f"ReferenceServer(base_url={self.base_url!r}, faults={sorted(self.faults)!r}, api_key=<hidden>)"
+        return (f"ReferenceServer(base_url={self.base_url!r}, faults={sorted(self.faults)!r}, "
+                f"personas={sorted(self.personas)!r}, api_key=<hidden>)")
 
 
 def _config(app: Any, host: str, port: int, **extra: Any) -> uvicorn.Config:
@@ -107,9 +110,11 @@ def running_reference(
     settings: ReferenceSettings | None = None,
     host: str = "127.0.0.1",
     port: int = 0,
+    personas: Iterable[str] = (),
 ) -> Iterator[ReferenceServer]:
     """Serve the reference on a free loopback port in a thread; stop it cleanly on exit."""
     chosen = check_fault_names(faults)
+    roles = check_persona_names(personas)
     settings = settings or ReferenceSettings()
     # proto=IPPROTO_TCP matters: asyncio only sets TCP_NODELAY on accepted sockets whose proto says TCP,
     # and without it every response waits ~40 ms for a delayed ACK (Nagle).
@@ -117,7 +122,7 @@ def running_reference(
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     bound_port = sock.getsockname()[1]
-    server = uvicorn.Server(_config(create_app(chosen, settings), host, bound_port))
+    server = uvicorn.Server(_config(create_app(chosen, settings, roles), host, bound_port))
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # not the main thread
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="conformance-reference", daemon=True)
     thread.start()
@@ -128,7 +133,7 @@ def running_reference(
                 raise RuntimeError("the reference deployment did not start")
             time.sleep(0.01)
         shown = f"[{host}]" if ":" in host else host
-        yield ReferenceServer(f"http://{shown}:{bound_port}", settings.api_key, chosen, settings)
+        yield ReferenceServer(f"http://{shown}:{bound_port}", settings.api_key, chosen, settings, roles)
     finally:
         server.should_exit = True
         thread.join(timeout=5)
@@ -143,7 +148,8 @@ def serve(
     port: int = 8000,
     faults: Iterable[str] = (),
     settings: ReferenceSettings | None = None,
+    personas: Iterable[str] = (),
 ) -> None:
     """Serve in the foreground (used by `conformance serve`) until interrupted."""
-    app = create_app(check_fault_names(faults), settings or ReferenceSettings())
+    app = create_app(check_fault_names(faults), settings or ReferenceSettings(), check_persona_names(personas))
     uvicorn.Server(_config(app, host, port)).run()

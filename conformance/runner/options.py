@@ -89,6 +89,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("baseline", "results.json of an earlier run: fail only on violations not in it", metavar="FILE"),
     Option("fault", "start the embedded reference with this named fault (repeatable; see `conformance faults`)",
            action="append", metavar="NAME"),
+    Option("persona", "start the embedded reference as this conformant persona (repeatable; see "
+           "`conformance personas`)", action="append", metavar="NAME"),
     Option("max-requests", "override the budget's max_requests", type=int, metavar="N"),
     Option("seed", "seed for generated requests (printed in the header; default random)", type=int, metavar="N"),
     Option("save-traffic", "also write every exchange as JSON lines to this file (replay with "

@@ -126,7 +126,8 @@ def start_session(config: pytest.Config) -> None:
         from conformance.reference import running_reference
 
         faults = option(config, "fault") or []
-        reference = state["stack"].enter_context(running_reference(faults=faults))
+        personas = option(config, "persona") or []
+        reference = state["stack"].enter_context(running_reference(faults=faults, personas=personas))
         from conformance.spec import default_version
 
         published = reference.target(cfg.api, cfg.api_version or default_version(cfg.api))
