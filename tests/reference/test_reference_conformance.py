@@ -20,6 +20,8 @@ from conformance.transport.sse import parse_stream
 MI, AOAI = "model-inference", "azure-openai"
 MI_VERSIONS = ["2024-05-01-preview", "2025-04-01", "2025-05-01"]
 AOAI_VERSION = "2024-04-01-preview"
+#: Both vendored Azure OpenAI versions are served; the answers must meet each one's schemas.
+AOAI_VERSIONS = ["2024-04-01-preview", "2024-10-21"]
 PNG = "data:image/png;base64," + base64.b64encode(b"\x89PNG\r\n\x1a\nfake-image-bytes").decode()
 ERROR_POINTER = {
     MI: "#/components/schemas/Azure.Core.Foundations.ErrorResponse",
@@ -445,42 +447,50 @@ class TestModelInference:
 # -- Azure OpenAI ---------------------------------------------------------------------------------
 
 
-def aoai_post(client: httpx.Client, deployment: str, op: str, body: Any, **kw: Any) -> httpx.Response:
+def aoai_post_v(version: str, client: httpx.Client, deployment: str, op: str, body: Any, **kw: Any) -> httpx.Response:
+    return aoai_post(client, deployment, op, body, version, **kw)
+
+
+def aoai_post(
+    client: httpx.Client, deployment: str, op: str, body: Any, version: str = AOAI_VERSION, **kw: Any
+) -> httpx.Response:
     return client.post(
-        f"/openai/deployments/{deployment}/{op}", params={"api-version": AOAI_VERSION}, json=body, **kw
+        f"/openai/deployments/{deployment}/{op}", params={"api-version": version}, json=body, **kw
     )
 
 
+@pytest.mark.parametrize("version", AOAI_VERSIONS)
 class TestAzureOpenAI:
-    def test_chat_n_and_filters(self, client):
-        r = aoai_post(client, "reference-chat", "chat/completions", {"messages": user("hello moon"), "n": 3})
-        body = check(AOAI, AOAI_VERSION, "ChatCompletions_Create", r)
+    def test_chat_n_and_filters(self, client, version):
+        r = aoai_post_v(version, client, "reference-chat", "chat/completions", {"messages": user("hello moon"), "n": 3})
+        body = check(AOAI, version, "ChatCompletions_Create", r)
         assert [c["index"] for c in body["choices"]] == [0, 1, 2]
         assert body["prompt_filter_results"][0]["content_filter_results"]["hate"]["severity"] == "safe"
         assert all("content_filter_results" in c for c in body["choices"])
         u = body["usage"]
         assert u["total_tokens"] == u["prompt_tokens"] + u["completion_tokens"]
 
-    def test_chat_stream(self, client):
+    def test_chat_stream(self, client, version):
         body = {"messages": user("hello stream world")}
         plain = check(
             AOAI,
-            AOAI_VERSION,
+            version,
             "ChatCompletions_Create",
-            aoai_post(client, "reference-chat", "chat/completions", body),
+            aoai_post_v(version, client, "reference-chat", "chat/completions", body),
         )
         chunks = check(
             AOAI,
-            AOAI_VERSION,
+            version,
             "ChatCompletions_Create",
-            aoai_post(client, "reference-chat", "chat/completions", {**body, "stream": True}),
+            aoai_post_v(version, client, "reference-chat", "chat/completions", {**body, "stream": True}),
         )
         assert content_of(chunks) == plain["choices"][0]["message"]["content"]
         assert "prompt_filter_results" in chunks[0]
         assert [c["choices"][0].get("finish_reason") for c in chunks].count("stop") == 1
 
-    def test_tools_json_mode_and_image(self, client):
-        r = aoai_post(
+    def test_tools_json_mode_and_image(self, client, version):
+        r = aoai_post_v(
+            version,
             client,
             "reference-chat",
             "chat/completions",
@@ -490,44 +500,53 @@ class TestAzureOpenAI:
                 "tool_choice": {"type": "function", "function": {"name": "get_weather"}},
             },
         )
-        body = check(AOAI, AOAI_VERSION, "ChatCompletions_Create", r)
+        body = check(AOAI, version, "ChatCompletions_Create", r)
         assert body["choices"][0]["message"]["tool_calls"][0]["function"]["name"] == "get_weather"
-        r = aoai_post(
+        r = aoai_post_v(
+            version,
             client,
             "reference-chat",
             "chat/completions",
             {"messages": user("json"), "response_format": {"type": "json_object"}},
         )
-        json.loads(check(AOAI, AOAI_VERSION, "ChatCompletions_Create", r)["choices"][0]["message"]["content"])
-        parts = [{"type": "text", "text": "look"}, {"type": "image_url", "url": PNG}]
-        r = aoai_post(
+        json.loads(check(AOAI, version, "ChatCompletions_Create", r)["choices"][0]["message"]["content"])
+        # The image part's shape changed: {"url"} in 2024-04-01-preview, {"image_url": {"url"}} in 2024-10-21.
+        image = {"url": PNG} if version == "2024-04-01-preview" else {"image_url": {"url": PNG}}
+        parts = [{"type": "text", "text": "look"}, {"type": "image_url", **image}]
+        r = aoai_post_v(
+            version,
             client, "reference-chat", "chat/completions", {"messages": [{"role": "user", "content": parts}]}
         )
         assert r.status_code == 200
-        check(AOAI, AOAI_VERSION, "ChatCompletions_Create", r)
+        check(AOAI, version, "ChatCompletions_Create", r)
 
-    def test_completions(self, client):
-        r = aoai_post(
+    def test_completions(self, client, version):
+        r = aoai_post_v(
+            version,
             client, "reference-instruct", "completions", {"prompt": ["a b c", "d e"], "max_tokens": 4}
         )
-        body = check(AOAI, AOAI_VERSION, "Completions_Create", r)
+        body = check(AOAI, version, "Completions_Create", r)
         assert [c["index"] for c in body["choices"]] == [0, 1]
         assert all(c["finish_reason"] == "length" for c in body["choices"])
-        r = aoai_post(client, "reference-instruct", "completions", {"prompt": "go on", "stream": True})
-        chunks = check(AOAI, AOAI_VERSION, "Completions_Create", r)
+        r = aoai_post_v(version, client, "reference-instruct", "completions", {"prompt": "go on", "stream": True})
+        chunks = check(AOAI, version, "Completions_Create", r)
         assert "".join(c["choices"][0]["text"] for c in chunks if c["choices"])
 
     @pytest.mark.parametrize("fmt", ["float", "base64"])
-    def test_embeddings(self, client, fmt):
-        r = aoai_post(
+    def test_embeddings(self, client, fmt, version):
+        r = aoai_post_v(
+            version,
             client,
             "reference-embed",
             "embeddings",
             {"input": "just one", "encoding_format": fmt, "dimensions": 64},
         )
-        body = check(AOAI, AOAI_VERSION, "embeddings_create", r)
+        body = check(AOAI, version, "embeddings_create", r)
         assert len(body["data"]) == 1 and body["usage"]["prompt_tokens"] == 2
 
+
+
+class TestAzureOpenAIErrors:
     def test_errors(self, ref, client):
         trigger = ref.settings.content_filter_trigger
         r = aoai_post(
