@@ -138,7 +138,7 @@ def respond(ctx: RequestContext, body: dict[str, Any]) -> Response:
         # The model-inference chunk schema says "chat.completion"; Azure OpenAI's (2024-10-21) "chat.completion.chunk".
         chunk_object = "chat.completion" if ctx.is_mi else "chat.completion.chunk"
         chunks = streaming.chat_chunks(ctx, response, chunk_object=chunk_object)
-        return streaming.sse_response(ctx, personas.shape_chat_chunks(ctx, chunks, response))
+        return streaming.sse_response(ctx, personas.shape_chat_chunks(ctx, chunks, response, body))
     answer = json_ok(ctx, _json_faults(ctx, personas.shape_completion(ctx, response)))
     if ctx.faulted("body-invalid-json"):  # labelled JSON, cut mid-document (Content-Length matches)
         return Response(bytes(answer.body)[: len(answer.body) // 2], status_code=200, media_type="application/json")

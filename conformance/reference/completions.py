@@ -53,7 +53,7 @@ def respond(ctx: RequestContext, body: dict[str, Any]) -> Response:
         },
     }
     if body.get("stream") is True:
-        return streaming.sse_response(ctx, personas.shape_completions_chunks(ctx, _chunks(ctx, response)))
+        return streaming.sse_response(ctx, personas.shape_completions_chunks(ctx, _chunks(ctx, response), body))
     response = personas.shape_completion(ctx, response)
     if ctx.faulted("usage-sum-wrong") and "usage" in response:
         response["usage"]["total_tokens"] += 7

@@ -77,19 +77,28 @@ def shape_completion(ctx: RequestContext, response: dict[str, Any]) -> dict[str,
 _OFFSET_STEP = 40
 
 
-def shape_chat_chunks(ctx: RequestContext, chunks: list[dict[str, Any]], response: dict[str, Any]) -> list[dict[str, Any]]:
+def usage_asked(body: Any) -> bool:
+    """stream_options.include_usage: the usage chunk is then required, not optional."""
+    options = body.get("stream_options") if isinstance(body, dict) else None
+    return isinstance(options, dict) and options.get("include_usage") is True
+
+
+def shape_chat_chunks(
+    ctx: RequestContext, chunks: list[dict[str, Any]], response: dict[str, Any], body: Any = None
+) -> list[dict[str, Any]]:
     """The chunks of a streamed chat answer as the persona sends them."""
     if ctx.persona("sparse"):
-        chunks = _sparse_chunks(ctx, chunks)
+        chunks = _sparse_chunks(ctx, chunks, keep_usage=usage_asked(body))
     if ctx.persona("azure-openai-streams"):
         chunks = _aoai_chunks(chunks, response) if not ctx.is_mi else _mi_variant_chunks(chunks)
     return chunks
 
 
-def _sparse_chunks(ctx: RequestContext, chunks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _sparse_chunks(ctx: RequestContext, chunks: list[dict[str, Any]], *, keep_usage: bool) -> list[dict[str, Any]]:
     out = []
     for c in copy.deepcopy(chunks):
-        c.pop("usage", None)
+        if not keep_usage:
+            c.pop("usage", None)
         c.pop("prompt_filter_results", None)
         for ch in c.get("choices", []):
             ch.pop("content_filter_results", None)
@@ -161,12 +170,13 @@ def _mi_variant_chunks(chunks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return chunks
 
 
-def shape_completions_chunks(ctx: RequestContext, chunks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def shape_completions_chunks(ctx: RequestContext, chunks: list[dict[str, Any]], body: Any = None) -> list[dict[str, Any]]:
     """Legacy completions streams: Azure OpenAI's opener carries id "" (it is a prompt-filter message)."""
     chunks = copy.deepcopy(chunks)
     if ctx.persona("sparse"):
         for c in chunks:
-            c.pop("usage", None)
+            if not usage_asked(body):
+                c.pop("usage", None)
             for ch in c.get("choices", []):
                 ch.pop("content_filter_results", None)
         chunks = [c for c in chunks if c.get("choices") or "prompt_filter_results" not in c]
