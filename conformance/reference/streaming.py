@@ -97,7 +97,28 @@ def _apply_faults(ctx: RequestContext, chunks: list[dict[str, Any]]) -> list[dic
         content_chunks[-1]["choices"][0]["delta"]["content"] += " DIFFERENT"
     if ctx.faulted("stream-chunk-missing-choices") and len(chunks) > 1:
         del chunks[1]["choices"]
+    if ctx.faulted("stream-tool-name-repeated"):
+        chunks = [part for c in chunks for part in _split_tool_calls(c)]
+    if ctx.faulted("stream-finish-no-delta"):
+        for ch in chunks[-1].get("choices", []):
+            ch.pop("delta", None)
     return chunks
+
+
+def _split_tool_calls(chunk: dict[str, Any]) -> list[dict[str, Any]]:
+    """A whole tool call as two deltas, each repeating the function name (fault stream-tool-name-repeated)."""
+    choices = chunk.get("choices") or []
+    calls = choices[0].get("delta", {}).get("tool_calls") if choices else None
+    if not calls:
+        return [chunk]
+    first, second = copy.deepcopy(chunk), copy.deepcopy(chunk)
+    for a, b in zip(first["choices"][0]["delta"]["tool_calls"], second["choices"][0]["delta"]["tool_calls"],
+                    strict=True):
+        args = a["function"].get("arguments") or ""
+        a["function"]["arguments"], b["function"]["arguments"] = args[: len(args) // 2], args[len(args) // 2 :]
+        b.pop("id", None)
+        b.pop("type", None)
+    return [first, second]
 
 
 def _frame(data: str, ctx: RequestContext) -> str:

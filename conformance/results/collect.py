@@ -51,6 +51,8 @@ class ResultCollector:
     discovered: dict[str, Any] = field(default_factory=dict)
     #: Tests that crashed instead of judging ("nodeid: error"), reported as an incomplete run.
     errors: list[str] = field(default_factory=list)
+    #: What the official clients made of the target: (client, call) -> entry (see RunResults.clients).
+    clients: dict[str, dict[str, Any]] = field(default_factory=dict)
     _exchange_ids: dict[int, str] = field(default_factory=dict)
     _alive: weakref.WeakValueDictionary[int, Exchange] = field(default_factory=weakref.WeakValueDictionary)
     prefix: str = "x"
@@ -65,6 +67,14 @@ class ResultCollector:
 
     def mark_skipped(self, rule_id: str, operation_id: str, reason: str) -> None:
         self.skipped.setdefault((rule_id, operation_id), reason)
+
+    def record_client(self, client: str, version: str | None, call: str, operation: str | None, outcome: str,
+                      why: str = "", exchange: Exchange | None = None) -> None:
+        """One official-client call: "works", "fails" (why: the client's error or the mismatch) or "not judged"."""
+        self.clients[f"{client} {call}"] = {
+            "client": client, "version": version, "call": call, "operation": operation, "outcome": outcome,
+            "why": why, "exchange": self._exchange_ref(exchange),
+        }
 
     def _exchange_ref(self, exchange: Exchange | None) -> str | None:
         if exchange is None:
@@ -99,6 +109,7 @@ class ResultCollector:
             "exchanges": self.exchanges,
             "errors": self.errors,
             "discovered": self.discovered,
+            "clients": self.clients,
         }
 
     def merge_json(self, data: dict[str, Any]) -> None:
@@ -112,6 +123,7 @@ class ResultCollector:
             self.mark_skipped(r, o, why)
         self.exchanges.update(data.get("exchanges", {}))
         self.errors.extend(data.get("errors", []))
+        self.clients.update(data.get("clients") or {})
         for key, value in (data.get("discovered") or {}).items():
             mine = self.discovered.get(key)
             if isinstance(mine, dict) and isinstance(value, dict):
@@ -180,7 +192,8 @@ class ResultCollector:
             summary.verdict = "incomplete"
         if self.errors and summary.verdict == "conformant":
             summary.verdict = "incomplete"
-        return RunResults(summary=summary, results=results, capabilities=capabilities or {}, exchanges=self.exchanges)
+        return RunResults(summary=summary, results=results, capabilities=capabilities or {}, exchanges=self.exchanges,
+                          clients=[self.clients[k] for k in sorted(self.clients)])
 
 
 def now_iso() -> str:

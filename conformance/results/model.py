@@ -74,6 +74,9 @@ class RunResults:
     #: Exchanges referenced by findings, by id ("x17"): Exchange.to_dict() + "curl".
     exchanges: dict[str, dict[str, Any]] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
+    #: What the official clients made of the target, one entry per client call:
+    #: {client, version, call, operation, outcome ("works" | "fails" | "not judged"), why, exchange}.
+    clients: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -82,6 +85,7 @@ class RunResults:
             "results": [asdict(r) for r in self.results],
             "capabilities": self.capabilities,
             "exchanges": self.exchanges,
+            "clients": self.clients,
         }
 
     @classmethod
@@ -94,6 +98,7 @@ class RunResults:
             capabilities=data.get("capabilities", {}),
             exchanges=data.get("exchanges", {}),
             format_version=data.get("format_version", FORMAT_VERSION),
+            clients=list(data.get("clients") or []),
         )
 
 

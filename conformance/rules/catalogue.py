@@ -10,6 +10,7 @@ from conformance.rules import (  # noqa: F401 - importing a family declares its 
     deployments,
     embeddings,
     errors,
+    interop,
     schema_rules,
     streaming,
     transport,
