@@ -27,6 +27,7 @@ from conformance.report._page import csp_hash, outcome_class, static
 from conformance.report._rules import UNKNOWN, RuleBook
 from conformance.report._safe import anchor, clip, endpoint_text, mask_headers, mask_url, neutralise, scrubber
 from conformance.report.chart import render_chart
+from conformance.report.clients import clients_section
 from conformance.report.grouping import (
     FailingRule,
     FindingGroup,
@@ -206,6 +207,7 @@ class _Page:
             self.summary(),
             self.matrix_section(),
             self.capabilities(),
+            self.clients(),
         ]
         tail = [self.notes(), self.checked(), self.catalogue(), "</main>", self.footer()]
         fixed = sum(len(part.encode("utf-8")) for part in (*head, *tail, css, js, title))
@@ -543,6 +545,15 @@ class _Page:
             parts.append(f"<h3>Contradictions</h3><ul>{items}</ul>")
         parts.append("</section>")
         return "\n".join(parts)
+
+    def clients(self) -> str:
+        cards = {(r.rule_id, r.operation_id): self.card_ids[id(r)] for r in self.r.results if r.findings}
+
+        def link(entry: dict[str, Any]) -> str | None:
+            card = cards.get((entry.get("rule"), entry.get("operation")))
+            return f"#{card}" if card else None
+
+        return clients_section(self.r.clients, self.t, link)
 
     # -- findings -------------------------------------------------------------------------------
     def card_order(self, r: RuleResult) -> tuple[int, str, str]:

@@ -121,6 +121,7 @@ def read_results_json(path: Path) -> RunResults:
         "results": [known(RuleResult, r) for r in data.get("results") or []],
         "capabilities": data.get("capabilities") or {},
         "exchanges": data.get("exchanges") or {},
+        "clients": [c for c in data.get("clients") or [] if isinstance(c, dict)],
     }
     try:
         return RunResults.from_json(clean)

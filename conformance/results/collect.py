@@ -69,11 +69,12 @@ class ResultCollector:
         self.skipped.setdefault((rule_id, operation_id), reason)
 
     def record_client(self, client: str, version: str | None, call: str, operation: str | None, outcome: str,
-                      why: str = "", exchange: Exchange | None = None) -> None:
-        """One official-client call: "works", "fails" (why: the client's error or the mismatch) or "not judged"."""
+                      why: str = "", exchange: Exchange | None = None, rule: str | None = None) -> None:
+        """One official-client call: "works", "fails" (why: the client's error or the mismatch, and the
+        rule that reported it) or "not judged"."""
         self.clients[f"{client} {call}"] = {
             "client": client, "version": version, "call": call, "operation": operation, "outcome": outcome,
-            "why": why, "exchange": self._exchange_ref(exchange),
+            "why": why, "rule": rule, "exchange": self._exchange_ref(exchange),
         }
 
     def _exchange_ref(self, exchange: Exchange | None) -> str | None:

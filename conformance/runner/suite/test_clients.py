@@ -102,7 +102,7 @@ def _judge(judge: TestJudge, suite: Any, outcomes: list[interop.ClientOutcome]) 
             plain_for[o.offered_tools] = o
         why = "; ".join(f.message.split(": ", 1)[-1] for f in found[:2])
         suite.collector.record_client(o.client, o.version, o.call, op, "fails" if found else "works", why,
-                                      found[0].exchange if found else o.exchange)
+                                      found[0].exchange if found else o.exchange, found[0].rule_id if found else None)
 
 
 def _chat_properties(suite: Any) -> set[str]:
