@@ -50,7 +50,10 @@ class Probe:
         return r, [e.data for e in parse_stream(r.content).data_events()]
 
     def chunks(self) -> list[dict[str, Any]]:
-        return [json.loads(d) for d in self.stream()[1] if d != "[DONE]"]
+        return self.chunks_of(None)
+
+    def chunks_of(self, body: dict[str, Any] | None) -> list[dict[str, Any]]:
+        return [json.loads(d) for d in self.stream(body)[1] if d != "[DONE]"]
 
     def aoai_chat(self, body: dict[str, Any]) -> httpx.Response:
         return self.http.post(
@@ -156,6 +159,13 @@ CHECKS: dict[str, Callable[[Probe], bool]] = {
         b": keep-alive" in p.stream()[0].content and b"event: message" in p.stream()[0].content
     ),
     "stream-endless": _stream_endless,
+    "stream-tool-name-repeated": lambda p: [
+        tc["function"].get("name")
+        for c in p.chunks_of({"tools": [TOOL], "tool_choice": "required"})
+        for tc in c["choices"][0]["delta"].get("tool_calls") or []
+    ].count(TOOL["function"]["name"]) == 2,
+    "stream-finish-no-delta": lambda p: "delta" not in p.chunks()[-1]["choices"][0]
+    and p.chunks()[-1]["choices"][0]["finish_reason"] == "stop",
     "stream-differs": lambda p: (
         "".join(c["choices"][0]["delta"].get("content", "") for c in p.chunks())
         != _choice(p.chat())["message"]["content"]
