@@ -84,6 +84,9 @@ def test_stream_shape_both_ways() -> None:
     found = {f.variant: f for f in client_stream(bad, plain)}
     assert set(found) == {"tool-name", "tool-arguments", "finish-reason", "usage"}
     assert "get_weatherget_weather" in found["tool-name"].message
+    cut = _outcome(shape=AnswerShape(None, [("get_weather", '{"city":')], "length", None),
+                   offered_tools=("get_weather",), streamed=True)
+    assert list(client_stream(cut, plain)) == []
     missing = _outcome(shape=AnswerShape("hi", [], "stop", None), streamed=True)
     [f] = client_stream(missing, plain)
     assert f.variant == "tool-calls"

@@ -58,6 +58,12 @@ class CallContext:
     chat_properties: frozenset[str] = frozenset()
     outcomes: list[ClientOutcome] = field(default_factory=list)
 
+    def deployment(self, kind: str) -> str:
+        """The Azure OpenAI deployment for a kind of call, named as the other suite tests name it."""
+        if kind == "completions":
+            return self.models.get("completions") or self.models.get("chat") or "deployment"
+        return self.models.get(kind) or self.models.get("chat") or "deployment"
+
     def claims(self, capability: str) -> bool | None:
         value = self.capabilities.get(capability)
         return value if isinstance(value, bool) else None

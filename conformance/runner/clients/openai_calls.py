@@ -50,7 +50,7 @@ def _shape(message: Any, choice: Any, usage: Any) -> AnswerShape:
 def chat(ctx: CallContext, rec: Recorder, *, tools: bool) -> None:
     from openai.lib.streaming.chat import ChatCompletionStreamState
 
-    model = ctx.models.get("chat") or "chat"
+    model = ctx.deployment("chat")
     kwargs: dict[str, Any]
     if tools:
         kwargs = {"messages": [{"role": "user", "content": TOOL_PROMPT}], "max_tokens": max(32, ctx.max_tokens),
@@ -83,7 +83,7 @@ def chat(ctx: CallContext, rec: Recorder, *, tools: bool) -> None:
 
 
 def completions(ctx: CallContext, rec: Recorder) -> None:
-    model = ctx.models.get("completions") or ctx.models.get("chat") or "completions"
+    model = ctx.deployment("completions")
     with client(ctx, rec) as c, rec.call("completions.create()") as call:
         result = c.completions.create(model=model, prompt=CHAT_PROMPT, max_tokens=ctx.max_tokens)
         call.readings = read_fields(result, "Completion")
@@ -91,7 +91,7 @@ def completions(ctx: CallContext, rec: Recorder) -> None:
 
 def embeddings(ctx: CallContext, rec: Recorder) -> None:
     """Both formats: `float` asked explicitly, and the default (the client asks base64 and decodes it)."""
-    model = ctx.models.get("embeddings") or "embeddings"
+    model = ctx.deployment("embeddings")
     formats = ctx.capabilities.get("encoding_formats")
     with client(ctx, rec) as c:
         for encoding in ("float", None):

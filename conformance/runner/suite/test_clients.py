@@ -75,7 +75,7 @@ def test_official_client(scenario: Scenario, judge: TestJudge, suite: Any) -> No
 
     config = suite.config
     ctx = CallContext(
-        send=send, endpoint=config.endpoint, api_version=suite.api_version, models=dict(config.models or {}),
+        send=send, endpoint=config.endpoint, api_version=suite.client.api_version, models=dict(config.models or {}),
         capabilities=dict(config.capabilities or {}), max_tokens=config.budget.max_tokens,
         timeout=config.limits.total_timeout + config.limits.max_stream_seconds,
         chat_properties=frozenset(_chat_properties(suite)),
