@@ -16,9 +16,6 @@ from conformance.transport.exchange import Exchange
 #: The extra that installs the clients, named in every "not judged" reason.
 EXTRA_HINT = "install the clients extra: pip install 'azure-inference-conformance[clients]'"
 
-#: Distribution name -> the API it is the official client of.
-CLIENT_PACKAGES = {"azure-ai-inference": "model-inference", "openai": "azure-openai"}
-
 #: The function every tool call must name (the suite offers one).
 TOOL_NAME = "get_weather"
 TOOL_PARAMETERS = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}

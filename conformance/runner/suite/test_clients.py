@@ -94,11 +94,13 @@ def _judge(judge: TestJudge, suite: Any, outcomes: list[interop.ClientOutcome]) 
             suite.collector.record_client(o.client, o.version, o.call, op, "not judged", o.not_judged)
             continue
         found = judge.judge("CLIENT-CALL", interop.client_call(o), operation_id=op)
-        if o.readings or not o.streamed:
+        # A rule passes only where it judged something: fields that were read, shapes that were built.
+        if o.readings and not o.error:
             found += judge.judge("CLIENT-FIELDS", interop.client_fields(o), operation_id=op)
-        if o.streamed and o.offered_tools in plain_for:
-            found += judge.judge("CLIENT-STREAM", interop.client_stream(o, plain_for[o.offered_tools]), operation_id=op)
-        elif not o.streamed and not o.error:
+        plain = plain_for.get(o.offered_tools)
+        if o.streamed and o.shape is not None and plain is not None:
+            found += judge.judge("CLIENT-STREAM", interop.client_stream(o, plain), operation_id=op)
+        elif not o.streamed and o.shape is not None and not o.error:
             plain_for[o.offered_tools] = o
         why = "; ".join(f.message.split(": ", 1)[-1] for f in found[:2])
         suite.collector.record_client(o.client, o.version, o.call, op, "fails" if found else "works", why,
