@@ -18,34 +18,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from conformance.rules._model import Finding, Level, Rule
-from conformance.rules.registry import behaviour_check, define
+from conformance.rules._model import Finding, Level
+from conformance.rules.registry import rule
 from conformance.text import shorten
 from conformance.transport.exchange import NO_JSON, Exchange
 
 CLIENTS = ("azure-ai-inference (Model Inference: ChatCompletionsClient, EmbeddingsClient, ImageEmbeddingsClient); "
            "openai (Azure OpenAI: AzureOpenAI)")
-
-
-def _rule(rule_id: str, statement: str, source: str) -> Rule:
-    return define(Rule(rule_id, "interop", statement, source, Level.WARNING, scope="behaviour"))
-
-
-_rule("CLIENT-CALL",
-      "Each call of the API's official client (complete, streamed complete, embed, get_model_info; "
-      "chat, streamed chat with tools, completions, embeddings) returns without an exception.",
-      f"official clients: {CLIENTS}")
-_rule("CLIENT-FIELDS",
-      "Every field the official client exposes on a result holds what the wire carried: the same value, "
-      "converted where the client converts (Unix time to datetime, base64 to floats), and never empty "
-      "where the client declares it required.",
-      f"official clients' result models: {CLIENTS}")
-_rule("CLIENT-STREAM",
-      "A streamed answer accumulated the client's way has the shape of the non-streamed one: content a "
-      "string, each tool call one offered function name with JSON arguments, a finish reason, and usage "
-      "where the request asked for it.",
-      "openai: ChatCompletionStreamState (the client's accumulator); azure-ai-inference: "
-      "samples/sample_chat_completions_streaming_with_tools.py (name replaced, arguments concatenated)")
 
 
 @dataclass
@@ -101,17 +80,20 @@ class ClientOutcome:
         return self.exchanges[-1] if self.exchanges else None
 
 
-def _finding(rule_id: str, outcome: ClientOutcome, message: str, path: str = "", value: Any = None,
+def _finding(outcome: ClientOutcome, message: str, path: str = "", value: Any = None,
              variant: str | None = None) -> Finding:
-    return Finding(rule_id, f"{outcome.label}: {message}", path=path,
-                   value=None if value is None else shorten(value), variant=variant,
-                   level=Level.WARNING, operation_id=outcome.operation_id, exchange=outcome.exchange)
+    return Finding(f"{outcome.label}: {message}", path=path, value=None if value is None else shorten(value),
+                   variant=variant, level=Level.WARNING, operation_id=outcome.operation_id,
+                   exchange=outcome.exchange)
 
 
-@behaviour_check("CLIENT-CALL")
+@rule("CLIENT-CALL", "interop",
+      "Each call of the API's official client (complete, streamed complete, embed, get_model_info; "
+      "chat, streamed chat with tools, completions, embeddings) returns without an exception.",
+      f"official clients: {CLIENTS}", Level.WARNING, scope="behaviour")
 def client_call(outcome: ClientOutcome) -> Iterator[Finding]:
     if outcome.error:
-        yield _finding("CLIENT-CALL", outcome, f"the call raised {outcome.error}", path="client",
+        yield _finding(outcome, f"the call raised {outcome.error}", path="client",
                        variant=outcome.error.split(":", 1)[0])
 
 
@@ -154,7 +136,11 @@ def _same(exposed: Any, wire: Any) -> bool:
     return exposed == wire
 
 
-@behaviour_check("CLIENT-FIELDS")
+@rule("CLIENT-FIELDS", "interop",
+      "Every field the official client exposes on a result holds what the wire carried: the same value, "
+      "converted where the client converts (Unix time to datetime, base64 to floats), and never empty "
+      "where the client declares it required.",
+      f"official clients' result models: {CLIENTS}", Level.WARNING, scope="behaviour")
 def client_fields(outcome: ClientOutcome) -> Iterator[Finding]:
     ex = outcome.exchange
     doc = ex.response.json if ex is not None and ex.response is not None else NO_JSON
@@ -162,21 +148,21 @@ def client_fields(outcome: ClientOutcome) -> Iterator[Finding]:
         return
     for r in outcome.readings:
         if r.error:
-            yield _finding("CLIENT-FIELDS", outcome, f"reading {r.attr} raised {r.error}", r.path, variant="raised")
+            yield _finding(outcome, f"reading {r.attr} raised {r.error}", r.path, variant="raised")
             continue
         wire = wire_value(doc, r.path)
         if wire is _ABSENT:
             if r.required and r.value is None:
-                yield _finding("CLIENT-FIELDS", outcome,
+                yield _finding(outcome,
                                f"{r.attr} is None: the client declares it required and the answer has no "
                                f"`{r.path.rsplit('.', 1)[-1]}`", r.path, variant="required-missing")
             continue
         if not r.converted:
-            yield _finding("CLIENT-FIELDS", outcome,
+            yield _finding(outcome,
                            f"{r.attr} is the raw wire value {shorten(r.value)}: the client declares {r.declared} "
                            "and could not convert it", r.path, wire, variant="not-converted")
         elif r.kind == "value" and not _same(r.value, wire):
-            yield _finding("CLIENT-FIELDS", outcome,
+            yield _finding(outcome,
                            f"{r.attr} is {shorten(r.value)} but the answer carried {shorten(wire)}", r.path, wire,
                            variant="differs")
 
@@ -194,7 +180,13 @@ def _json_ok(text: Any) -> bool:
     return True
 
 
-@behaviour_check("CLIENT-STREAM")
+@rule("CLIENT-STREAM", "interop",
+      "A streamed answer accumulated the client's way has the shape of the non-streamed one: content a "
+      "string, each tool call one offered function name with JSON arguments, a finish reason, and usage "
+      "where the request asked for it.",
+      "openai: ChatCompletionStreamState (the client's accumulator); azure-ai-inference: "
+      "samples/sample_chat_completions_streaming_with_tools.py (name replaced, arguments concatenated)",
+      Level.WARNING, scope="behaviour")
 def client_stream(streamed: ClientOutcome, plain: ClientOutcome) -> Iterator[Finding]:
     """Compare the streamed answer's shape (accumulated by the client) with the non-streamed one."""
     s, p = streamed.shape, plain.shape
@@ -202,7 +194,7 @@ def client_stream(streamed: ClientOutcome, plain: ClientOutcome) -> Iterator[Fin
         return
 
     def diff(message: str, path: str, value: Any = None, variant: str = "") -> Finding:
-        return _finding("CLIENT-STREAM", streamed, message, path, value, variant=variant)
+        return _finding(streamed, message, path, value, variant=variant)
 
     if not isinstance(s.content, str | type(None)):
         yield diff(f"the accumulated content is a {type(s.content).__name__}, not a string", "content", s.content,

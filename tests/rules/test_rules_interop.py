@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import struct
 
+from conformance.rules.catalogue import get_rule
 from conformance.rules.interop import (
     AnswerShape,
     ClientOutcome,
@@ -14,7 +15,6 @@ from conformance.rules.interop import (
     client_stream,
     wire_value,
 )
-from conformance.rules.registry import get_rule
 from tests.rules.helpers import exchange
 
 ANSWER = {"id": "a1", "created": 1700000000, "model": "m", "usage": {"prompt_tokens": 1},
