@@ -45,7 +45,7 @@ def _run(work: Path, name: str) -> dict:
         env["PYTHONPATH"] = os.pathsep.join([str(report), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     args = ["run", "--api", api, "--report-dir", str(report), "-k", "official_client", "-p", "no:cacheprovider"]
     for fault in faults:
-        args += ["--reference-fault", fault]
+        args += ["--fault", fault]
     proc = subprocess.run([sys.executable, "-m", "conformance.cli", *args], capture_output=True, text=True,
                           timeout=180, env=env, cwd=report)
     results = report / "results.json"
