@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -172,13 +170,11 @@ def test_chunking_never_changes_the_result(lines, sep, bom, bad, data):
     assert _feed_in(raw, list(range(len(raw))))[1].events == whole.events
 
 
-def test_performance_smoke_100k_chunks():
+def test_100k_chunks_parse_completely():
+    # Speed is measured by bench/sse_validation.py (no timed assertions here).
     chunk = b'data: {"id":"x","choices":[{"index":0,"delta":{"content":"hi"}}]}\n\n'
     p = SSEParser()
-    start = time.perf_counter()
     for _ in range(100_000):
         p.feed(chunk)
     t = p.close()
-    elapsed = time.perf_counter() - start
-    assert len(t.events) == 100_000
-    assert elapsed < 3.0, f"100k chunks took {elapsed:.2f}s"
+    assert len(t.events) == 100_000 and t.events[-1].data == chunk[6:-2].decode()
