@@ -18,6 +18,9 @@ from conformance.results import RuleResult, RunResults, Summary, count_outcomes
 from conformance.rules._model import Finding, Level
 from conformance.transport.exchange import Exchange
 
+#: Distinct suite notes listed in the summary (the count covers them all).
+MAX_NOTES = 20
+
 
 def exchange_record(exchange: Exchange) -> dict[str, Any]:
     """The report's view of an exchange: redacted dict plus a curl line to reproduce it."""
@@ -53,6 +56,9 @@ class ResultCollector:
     errors: list[str] = field(default_factory=list)
     #: What the official clients made of the target: (client, call) -> entry (see RunResults.clients).
     clients: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Suite notes: cases dropped because the suite, not the target, could not carry them out
+    #: (a request it could not send, an answer it left unbounded that ran out of time).
+    notes: list[str] = field(default_factory=list)
     _exchange_ids: dict[int, str] = field(default_factory=dict)
     _alive: weakref.WeakValueDictionary[int, Exchange] = field(default_factory=weakref.WeakValueDictionary)
     prefix: str = "x"
@@ -109,6 +115,7 @@ class ResultCollector:
             "skipped": [[r, o, why] for (r, o), why in self.skipped.items()],
             "exchanges": self.exchanges,
             "errors": self.errors,
+            "notes": self.notes,
             "discovered": self.discovered,
             "clients": self.clients,
         }
@@ -125,6 +132,7 @@ class ResultCollector:
         self.exchanges.update(data.get("exchanges", {}))
         self.errors.extend(data.get("errors", []))
         self.clients.update(data.get("clients") or {})
+        self.notes.extend(data.get("notes", []))
         for key, value in (data.get("discovered") or {}).items():
             mine = self.discovered.get(key)
             if isinstance(mine, dict) and isinstance(value, dict):
@@ -185,6 +193,12 @@ class ResultCollector:
         results = self.rule_results()
         summary.counts = count_outcomes(results)
         summary.errors = list(self.errors)
+        if self.notes:
+            shown = sorted(set(self.notes))[:MAX_NOTES]
+            summary.notes = [*summary.notes, f"{len(self.notes)} case(s) dropped as suite notes (never judged "
+                             "against the target):", *shown]
+            if len(set(self.notes)) > len(shown):
+                summary.notes.append(f"... and {len(set(self.notes)) - len(shown)} more")
         if summary.counts.get("violation"):
             summary.verdict = "not conformant"
         elif summary.counts.get("pass") or summary.counts.get("warning") or summary.counts.get("waived"):

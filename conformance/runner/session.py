@@ -67,6 +67,43 @@ class SuiteSession:
         self.discovered[name] = value
 
 
+class DroppedCase(Exception):
+    """A generated case the suite could not carry out; dropped as a suite note, never judged."""
+
+
+def suite_caused(session: SuiteSession, ex: Exchange) -> str | None:
+    """Why this exchange says nothing about the target, or None when it can be judged.
+
+    The suite spoiled it when it could not build or send the request, or when it left a
+    token-spending request without a token limit and the answer then ran past the suite's limits
+    (a model may legitimately write until its context is full)."""
+    if ex.suite_error:
+        return ex.suite_error
+    stream = ex.response.stream if ex.response is not None else None
+    out_of_limits = (
+        (ex.error is not None and "timeout" in ex.error)
+        or (ex.response is not None and ex.response.truncated)
+        or (stream is not None and stream.cut_reason in ("timeout", "stalled", "max_events", "max_bytes"))
+    )
+    if out_of_limits and ex.operation_id and unbounded(session, ex.operation_id, ex.request.json):
+        what = ex.error or "the answer was cut by the suite's limits"
+        return f"{what}; the request carried no token limit, so the suite does not blame the target"
+    return None
+
+
+def unbounded(session: SuiteSession, operation_id: str, body: Any) -> bool:
+    """Whether a JSON request body of this operation lets the answer spend tokens without a limit."""
+    from conformance.runner.generation import TOKEN_LIMIT_FIELDS, token_limit_field
+
+    if not isinstance(body, dict) or operation_id not in session.spec.operations:
+        return False
+    if token_limit_field(session.spec, operation_id) is None:
+        return False
+    return not any(
+        isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in (body.get(f) for f in TOKEN_LIMIT_FIELDS)
+    )
+
+
 class TestJudge:
     """Per-test collector: sends, judges, and decides the test's outcome."""
 
@@ -81,8 +118,15 @@ class TestJudge:
         self._ctx = session.rule_context()
 
     # -- sending ----------------------------------------------------------------------------
-    def send(self, method: str, path: str, *, operation_id: str | None = None, purpose: str = "", **kwargs: Any) -> Exchange:
-        """Send through the one client; judge the exchange with every applicable exchange rule."""
+    def send(
+        self, method: str, path: str, *, operation_id: str | None = None, purpose: str = "", droppable: bool = False,
+        **kwargs: Any,
+    ) -> Exchange:
+        """Send through the one client; judge the exchange with every applicable exchange rule.
+
+        An exchange the suite itself spoiled (`suite_caused`) is never judged: it becomes a suite
+        note, and the test is skipped, or with `droppable` (one generated case of many) the case is
+        dropped by raising `DroppedCase`."""
         from conformance.transport.client import BudgetExhausted
 
         op = operation_id or self.operation_id
@@ -95,6 +139,13 @@ class TestJudge:
         except BudgetExhausted:
             self.skip_budget()
             raise AssertionError("unreachable") from None
+        why = suite_caused(self.session, ex)
+        if why is not None:
+            note = f"{op or '(none)'}: {why} ({purpose or 'request'})"
+            self.session.collector.notes.append(note)
+            if droppable:
+                raise DroppedCase(note)
+            self.skip(f"not judged: {note}", rules=self._planned_rules)
         self._track_transport(ex)
         self.exchanges.append(ex)
         self._judge_exchange(ex)
@@ -162,7 +213,15 @@ class TestJudge:
     # -- behaviour judges ---------------------------------------------------------------------
     def judge(self, rule_id: str, findings: Iterable[Finding], operation_id: str | None = None) -> list[Finding]:
         """Record a behaviour rule's verdict (evaluated + its findings, profile applied)."""
+        from conformance.rules.registry import get_rule
+
         op = operation_id or self.operation_id or "(none)"
+        rule = get_rule(rule_id)
+        if rule is not None and rule.api not in ("any", self.session.api):
+            # A rule of the other API's contract (the 422 parameter_not_supported contract is Model
+            # Inference's): never judged here, whatever a test asked.
+            self.session.collector.mark_not_applicable(rule_id, op, f"{rule_id} belongs to the {rule.api} API")
+            return []
         found = list(findings)
         for f in found:
             f.operation_id = f.operation_id or op

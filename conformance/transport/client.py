@@ -84,6 +84,8 @@ class ClientStats:
     total_tokens: int = 0
     budget_refusals: int = 0
     transport_errors: int = 0
+    #: Requests the suite itself could not build or send (never judged against the target).
+    suite_errors: int = 0
 
 
 _insecure_warned = False
@@ -192,10 +194,15 @@ class TargetClient:
         elif content is not None:
             sent_json, _ = parse_json_body(content)
         send_headers.update(cred_headers)
-        send_headers.update(dict(headers or {}))
-        url = str(
-            httpx.URL(self._endpoint + (path if path.startswith("/") else "/" + path), params=query or None)
-        )
+        target = self._endpoint + (path if path.startswith("/") else "/" + path)
+        try:
+            send_headers.update(dict(headers or {}))
+            url = str(httpx.URL(target, params=query or None))
+        except (UnicodeEncodeError, ValueError, TypeError, httpx.InvalidURL) as exc:
+            shown = {**dict(send_headers.items()), **{str(k): str(v) for k, v in (headers or {}).items()}}
+            unsent = _unsendable(method, target, shown, body, sent_json, time.monotonic(), exc)
+            unsent.operation_id, unsent.purpose = operation_id, purpose
+            return self._finish(unsent)
 
         retries = 0
         redirects = 0
@@ -228,6 +235,8 @@ class TargetClient:
             if sent_credential == "dummy":
                 exchange.request.dummy_credential = presented
             exchange.operation_id, exchange.purpose = operation_id, purpose
+            if exchange.suite_error:
+                break
             resp = exchange.response
             if resp is not None and exchange.error is None and resp.status in REDIRECT_STATUSES:
                 target = self._redirect_target(url, resp)
@@ -256,7 +265,12 @@ class TargetClient:
                 continue
             break
         exchange.retries = retries
-        if exchange.error:
+        return self._finish(exchange)
+
+    def _finish(self, exchange: Exchange) -> Exchange:
+        if exchange.suite_error:
+            self.stats.suite_errors += 1
+        elif exchange.error:
             self.stats.transport_errors += 1
         self._account_tokens(exchange)
         if self.recorder is not None:
@@ -349,9 +363,12 @@ class TargetClient:
         limits = self.config.limits
         started = time.monotonic()
         watchdog = _Watchdog(started + limits.total_timeout)
-        request = httpx.Request(
-            method, url, headers=headers, content=body, extensions={"trace": watchdog.trace}
-        )
+        try:
+            request = httpx.Request(
+                method, url, headers=headers, content=body, extensions={"trace": watchdog.trace}
+            )
+        except (UnicodeEncodeError, ValueError, TypeError, httpx.InvalidURL) as exc:
+            return _unsendable(method, url, dict(headers.items()), body, sent_json, started, exc)
         recorded_request = RecordedRequest(
             method=method,
             url=redact.scrub(str(request.url)),
@@ -367,6 +384,11 @@ class TargetClient:
         try:
             try:
                 response = self._http.send(request, stream=True)
+            except httpx.LocalProtocolError as exc:
+                # h11 refused to write the request (an illegal header name or value, a framing header
+                # that contradicts the body): the suite's request, not the target, is at fault.
+                exchange.suite_error = f"the suite's HTTP client refused to send this request: {redact.scrub(str(exc))}"
+                return exchange
             except httpx.HTTPError as exc:
                 exchange.error = _describe_error(exc, watchdog, limits, phase="waiting for the response")
                 return exchange
@@ -487,8 +509,10 @@ class TargetClient:
         return urljoin(url, location)
 
     def _account_tokens(self, exchange: Exchange) -> None:
+        """Tokens of every answer that reports usage, whatever its status or verdict (a 400 with a
+        completion body, a stream cut short after its usage chunk): the tally is what was spent."""
         resp = exchange.response
-        if resp is None or not 200 <= resp.status < 300:
+        if resp is None:
             return
         usage = None
         if resp.stream is not None:
@@ -606,6 +630,19 @@ def _describe_error(exc: httpx.HTTPError, watchdog: _Watchdog, limits: Any, *, p
     if isinstance(exc, httpx.ReadError | httpx.WriteError):
         return f"connection error while {phase}: {detail}"
     return f"{type(exc).__name__} while {phase}: {detail}"
+
+
+def _unsendable(
+    method: str, url: str, headers: Mapping[str, str], body: bytes | None, sent_json: Any, started: float,
+    exc: Exception,
+) -> Exchange:
+    """The exchange of a request the suite could not even build (nothing was sent)."""
+    recorded = RecordedRequest(
+        method=method, url=redact.scrub(url), headers=redact.redact_headers(headers),
+        body=redact.scrub_bytes(body) if body is not None else None, json=sent_json,
+    )
+    reason = f"the suite could not build this request: {type(exc).__name__}: {redact.scrub(str(exc))}"
+    return Exchange(request=recorded, started=started, suite_error=reason)
 
 
 def _is_event_stream(response: httpx.Response) -> bool:

@@ -117,6 +117,9 @@ class Exchange:
     response: RecordedResponse | None = None
     #: Transport failure instead of a response ("timeout: ...", "connection reset", ...).
     error: str | None = None
+    #: Set when the SUITE could not build or send the request (a header value HTTP/1.1 cannot carry,
+    #: a body it cannot encode): nothing the target did, so no rule judges the exchange.
+    suite_error: str | None = None
     #: operationId this exchange exercises, when known.
     operation_id: str | None = None
     #: Free label saying why the suite sent it ("positive", "negative: missing messages", ...).
@@ -151,6 +154,8 @@ class Exchange:
             "error": self.error,
             "retries": self.retries,
         }
+        if self.suite_error:
+            out["suite_error"] = self.suite_error
         if self.source:
             out["source"] = self.source
         if self.response is not None:

@@ -390,6 +390,34 @@ def test_stream_usage_and_json_usage_counted():
     assert (snap["prompt_tokens"], snap["completion_tokens"], snap["total_tokens"]) == (10, 6, 16)
 
 
+def test_usage_of_every_answer_is_counted_whatever_its_status():
+    # A 400 that still carries a completion and its usage (Foundry's content-filter habit) spent tokens.
+    usage = {"prompt_tokens": 4, "completion_tokens": 2, "total_tokens": 6}
+
+    def handler(sock: socket.socket, req: RawRequest) -> None:
+        json_response(sock, 400, {"choices": [{"finish_reason": "content_filter"}], "usage": usage})
+
+    with serve_raw(handler) as server, TargetClient(_config(server.url)) as client:
+        client.request("POST", "/chat/completions", json=CHAT)
+    assert (client.stats.prompt_tokens, client.stats.completion_tokens, client.stats.total_tokens) == (4, 2, 6)
+
+
+@pytest.mark.parametrize(("headers", "why"), [
+    ({"transfer-encoding": "]?5E"}, "Transfer-Encoding"),
+    ({"x-conformance": " leading space"}, "Illegal header value"),
+    ({"bad name": "v"}, "Illegal header name"),
+    ({"x-conformance": "caf\u00e9"}, "UnicodeEncodeError"),
+])
+def test_a_request_the_client_cannot_send_is_a_suite_error_not_a_transport_error(headers, why):
+    with serve_raw(_ok) as server, TargetClient(_config(server.url)) as client:
+        ex = client.request("POST", "/chat/completions", json=CHAT, headers=headers)
+        assert server.requests == []  # nothing reached the server
+    assert ex.response is None and ex.error is None
+    assert ex.suite_error and why in ex.suite_error and "suite" in ex.suite_error
+    assert (client.stats.suite_errors, client.stats.transport_errors) == (1, 0)
+    assert ex.to_dict()["suite_error"] == ex.suite_error
+
+
 def test_json_error_answer_to_a_stream_request_is_parsed_as_json():
     def handler(sock: socket.socket, req: RawRequest) -> None:
         json_response(sock, 400, {"error": {"code": "content_filter", "message": "filtered"}})

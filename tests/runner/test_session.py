@@ -1,0 +1,97 @@
+"""The per-test judge against a real local server: what the suite spoiled is a suite note, never a finding."""
+
+from __future__ import annotations
+
+import secrets
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from conformance.config import Limits, TargetConfig
+from conformance.results.collect import ResultCollector
+from conformance.runner.session import DroppedCase, SuiteSession, TestJudge
+from conformance.spec import load_spec
+from conformance.transport.budget import RequestBudget
+from conformance.transport.client import TargetClient
+from tests.servers import RawRequest, json_response, serve_raw
+
+ANSWER = {"id": "c", "object": "chat.completion", "created": 1735689600, "model": "m",
+          "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "hi"}}],
+          "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
+MESSAGES = [{"role": "user", "content": "hi"}]
+
+
+def _slow_unless_bounded(sock: socket.socket, req: RawRequest) -> None:
+    """A model that writes until its context is full when nothing bounds the answer."""
+    if "max_tokens" in (req.json() or {}):
+        json_response(sock, 200, ANSWER)
+    else:
+        req.stopping.wait(3)
+
+
+@contextmanager
+def _judge(handler, api: str = "model-inference") -> Iterator[TestJudge]:
+    with serve_raw(handler) as server:
+        config = TargetConfig(endpoint=server.url + "/models", api=api, api_key="k-" + secrets.token_hex(8),
+                              limits=Limits(connect_timeout=1, read_timeout=0.5, total_timeout=1, max_retries=0))
+        spec = load_spec(api)
+        budget = RequestBudget(50)
+        with TargetClient(config, budget=budget) as client:
+            session = SuiteSession(config=config, spec=spec, client=client, budget=budget, collector=ResultCollector())
+            yield TestJudge(session, "tests/x.py::t", "getChatCompletions" if api == "model-inference"
+                            else "ChatCompletions_Create")
+
+
+def test_a_timeout_on_a_request_left_without_token_limit_is_a_suite_note() -> None:
+    with _judge(_slow_unless_bounded) as judge:
+        with pytest.raises(DroppedCase, match="no token limit"):
+            judge.send("POST", "/chat/completions", json={"messages": MESSAGES}, purpose="negative: x", droppable=True)
+        assert judge.findings == [] and judge.exchanges == []
+        [note] = judge.session.collector.notes
+        assert note.startswith("getChatCompletions: read timeout") and "negative: x" in note
+        ok = judge.send("POST", "/chat/completions", json={"messages": MESSAGES, "max_tokens": 4})
+        assert ok.response.status == 200 and judge.session.transport_failures == 0
+
+
+def test_a_timeout_on_a_bounded_request_is_the_targets() -> None:
+    def stall(sock: socket.socket, req: RawRequest) -> None:
+        req.stopping.wait(3)
+
+    with _judge(stall) as judge:
+        judge.send("POST", "/chat/completions", json={"messages": MESSAGES, "max_tokens": 4})
+        assert [f.rule_id for f in judge.findings] == ["TRANSPORT-ANSWER"]
+        assert judge.session.collector.notes == []
+
+
+def test_a_reset_is_the_targets_even_without_a_token_limit() -> None:
+    from tests.servers import reset
+
+    with _judge(lambda sock, req: reset(sock)) as judge:
+        judge.send("POST", "/chat/completions", json={"messages": MESSAGES}, droppable=True)
+        assert [f.rule_id for f in judge.findings] == ["TRANSPORT-ANSWER"] and judge.session.collector.notes == []
+
+
+def test_a_request_the_suite_cannot_send_is_dropped_or_skips_the_test() -> None:
+    with _judge(_slow_unless_bounded) as judge:
+        body = {"messages": MESSAGES, "max_tokens": 4}
+        with pytest.raises(DroppedCase, match="refused to send"):
+            judge.send("POST", "/chat/completions", json=body, headers={"transfer-encoding": "]?5E"}, droppable=True)
+        judge.plan("NEGATIVE-REJECTED")
+        with pytest.raises(pytest.skip.Exception, match="not judged"):
+            judge.send("POST", "/chat/completions", json=body, headers={"x-bad": " lead"})
+        assert judge.findings == [] and len(judge.session.collector.notes) == 2
+        assert judge.session.collector.skipped[("NEGATIVE-REJECTED", "getChatCompletions")].startswith("not judged")
+        assert judge.session.transport_failures == 0  # never counted against the target
+
+
+def test_a_rule_of_the_other_api_is_never_judged() -> None:
+    from conformance.rules.behaviour import unsupported_422
+
+    with _judge(_slow_unless_bounded, api="azure-openai") as judge:
+        ex = judge.send("POST", "/deployments/d/chat/completions", json={"messages": MESSAGES, "max_tokens": 4})
+        assert judge.judge("UNSUPPORTED-422", unsupported_422(ex, param="encoding_format")) == []
+        collector = judge.session.collector
+        assert ("UNSUPPORTED-422", "ChatCompletions_Create") in collector.not_applicable
+        assert ("UNSUPPORTED-422", "ChatCompletions_Create") not in collector.evaluated
