@@ -260,6 +260,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+#: How `conformance rules` shows which API's contract a rule belongs to.
+_API_SHOWN = {"any": "both APIs", "model-inference": "model-inference", "azure-openai": "azure-openai"}
+
+
 def cmd_rules(args: argparse.Namespace) -> int:
     from conformance.rules.catalogue import all_rules
 
@@ -273,7 +277,7 @@ def cmd_rules(args: argparse.Namespace) -> int:
         if r.family != family:
             family = r.family
             print(f"\n== {family} ==")
-        print(f"{r.id:28} {r.level.value:9} {r.statement}")
+        print(f"{r.id:28} {r.level.value:9} {_API_SHOWN[r.api]:17} {r.statement}")
         print(f"{'':28} source: {r.source}")
     print(f"\n{len(rules)} rules. Profiles: strict (as written), azure (default; errata in specs/errata.yaml are warnings).")
     return EXIT_OK

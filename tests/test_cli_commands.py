@@ -33,6 +33,13 @@ def test_rules_catalogue_prints_every_rule_with_its_source(capsys) -> None:
     printed = json.loads(capsys.readouterr().out)
     assert {r["id"] for r in printed} == {r.id for r in all_rules()}
     assert all(r["source"] and r["statement"] and r["level"] in ("violation", "warning") for r in printed)
+    by_id = {r["id"]: r for r in printed}
+    # The 422 parameter_not_supported contract and the integer encoding formats are Model Inference's.
+    assert by_id["UNSUPPORTED-422"]["api"] == by_id["EMB-INT-FORMATS"]["api"] == "model-inference"
+    assert main(["rules"]) == 0
+    text = capsys.readouterr().out
+    assert any(line.startswith("UNSUPPORTED-422") and "model-inference" in line for line in text.splitlines())
+    assert any(line.startswith("POSITIVE-ACCEPTED") and "both APIs" in line for line in text.splitlines())
 
 
 def test_target_prints_the_reference_capabilities_as_a_target_file(capsys) -> None:

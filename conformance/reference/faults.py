@@ -78,7 +78,7 @@ _TABLE: tuple[Fault, ...] = (
     Fault("error-shape-bare", 'errors as `{"message": "..."}` only', ("ERROR-SHAPE",)),
     Fault("error-code-int", "error.code is an integer", ("ERROR-SHAPE",)),
     Fault("error-text-plain", "error bodies sent as text/plain", ("ERROR-CONTENT-TYPE",)),
-    Fault("error-header-mismatch", "x-ms-error-code differs from error.code", ("ERROR-HEADER-CODE",)),
+    Fault("error-header-mismatch", "x-ms-error-code differs from error.code", ("ERROR-HEADER-CODE",), _MI),
     Fault("invalid-request-500", "schema-invalid requests get 500", ("NO-SERVER-ERROR", "NEGATIVE-REJECTED")),
     Fault("accept-invalid", "schema-invalid requests get 200", ("NEGATIVE-REJECTED",)),
     Fault("reject-valid", "valid requests with temperature > 0.5 or with top_p get 400", ("POSITIVE-ACCEPTED",)),
@@ -111,10 +111,11 @@ _TABLE: tuple[Fault, ...] = (
         _MI,
     ),
     Fault("extra-params-invalid-accepted", "an invalid extra-parameters value is accepted", ("EXTRA-PARAMS-INVALID",), _MI),
-    # 422
-    Fault("unsupported-200", "unsupported capabilities are ignored (200)", ("UNSUPPORTED-422",)),
-    Fault("unsupported-400", "unsupported capabilities get 400 instead of 422", ("UNSUPPORTED-422",)),
-    Fault("unsupported-wrong-code", '422 with code "invalid_input" and no parameter named', ("UNSUPPORTED-422",)),
+    # 422 (the Model Inference contract; Azure OpenAI refuses with any 4xx error)
+    Fault("unsupported-200", "unsupported capabilities are ignored (200)", ("UNSUPPORTED-422",), _MI),
+    Fault("unsupported-400", "unsupported capabilities get 400 instead of 422", ("UNSUPPORTED-422",), _MI),
+    Fault("unsupported-wrong-code", '422 with code "invalid_input" and no parameter named', ("UNSUPPORTED-422",),
+          _MI),
     Fault("supported-422", "tools get 422 although claimed", ("SUPPORTED-NOT-422",)),
     # content filter
     Fault("content-filter-500", "the content filter trigger gets 500", ("CONTENT-FILTER",)),

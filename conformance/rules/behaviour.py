@@ -125,17 +125,35 @@ def _is_error_body(ex: Exchange) -> bool:
 # ==============================================================================================
 
 
+def names_parameter(body: Any, name: str) -> bool:
+    """Whether an error body points at parameter `name`: explicitly (target, param, loc), or quoted
+    in its message ('name', "name", `name`), the OpenAI wire style of "Unsupported parameter: 'x'"."""
+    if name in error_params(body):
+        return True
+    message = error_fields(body)["message"]
+    return isinstance(message, str) and any(f"{q}{name}{q}" in message for q in ("'", '"', "`"))
+
+
 @rule(
     "POSITIVE-ACCEPTED",
     "schema",
-    "A request that is valid per the spec gets 2xx, or a documented refusal (422 for an unclaimed "
-    "capability, the content-filter error, 429).",
-    "spec: request body schema of the operation; "
-    f"{CAPS}: \"A specific error is returned on those cases where the model can't support a specific parameter.\"",
+    "A request that is valid per the spec's schema and prose gets 2xx, or a documented refusal: the "
+    "content-filter error, 429, or for a parameter the target does not claim, 422 naming it (Model Inference) "
+    "or a 4xx error naming it (Azure OpenAI).",
+    "spec: request body schema of the operation and the prose constraints (docs/behaviours.md); "
+    f"{CAPS}: \"A specific error is returned on those cases where the model can't support a specific parameter.\"; "
+    "Azure OpenAI: 400 {\"error\": {\"param\": ..., \"code\": \"unsupported_parameter\"}} (docs/behaviours.md)",
     scope="behaviour",
 )
-def positive_accepted(ex: Exchange, *, unclaimed: set[str] | None = None) -> Iterator[Finding]:
-    """`unclaimed`: request features the target does not claim (a 422 naming one is a documented refusal)."""
+def positive_accepted(
+    ex: Exchange, *, unclaimed: set[str] | None = None, refusable: set[str] | frozenset[str] = frozenset(),
+    api: str = "model-inference",
+) -> Iterator[Finding]:
+    """`unclaimed`: request features the target does not claim (a 422 naming one is a documented refusal).
+    `refusable`: request parameters the target does not claim supported. A model may not support
+    them, and each API has its documented way to say so: Model Inference a 422 naming the parameter
+    (REST reference), Azure OpenAI a 4xx error naming it (`param`, code `unsupported_parameter` or
+    `unsupported_value`)."""
     if (f := _transport(ex)) is not None:
         yield f
         return
@@ -145,6 +163,9 @@ def positive_accepted(ex: Exchange, *, unclaimed: set[str] | None = None) -> Ite
     fields = error_fields(ex.response.json)
     code = str(fields["code"] or "")
     if st == 422 and unclaimed and any(u in (fields["where"] + code) for u in unclaimed):
+        return
+    refusal_status = st == 422 if api == "model-inference" else 400 <= st < 500 and st not in (401, 403, 404)
+    if refusal_status and _is_error_body(ex) and any(names_parameter(ex.response.json, p) for p in refusable):
         return
     if st == 400 and code == "content_filter":
         return
@@ -434,6 +455,7 @@ def extra_params_invalid(ex: Exchange, *, value: str) -> Iterator[Finding]:
     f'{CAPS}: "since the model doesn\'t support such capability an error 422 is returned to the user" '
     '(example body: code "parameter_not_supported", detail.loc ["body", "response_format"])',
     scope="behaviour",
+    api="model-inference",
 )
 def unsupported_422(ex: Exchange, *, param: str, value: Any = None) -> Iterator[Finding]:
     if (f := _transport(ex)) is not None:

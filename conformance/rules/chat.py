@@ -217,12 +217,17 @@ def check_max_tokens(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     if n != 1 or len(chs) != 1 or not is_int(used):
         return
     reason = chs[0][1].get("finish_reason")
-    # "stop" exactly at the limit is most likely a cut answer reported as complete, but a service that
-    # counts the end-of-sequence token (vLLM does) legitimately says so: a warning, never a violation.
-    if reason == "stop" and used == limit:
+    # "stop" exactly at the limit is legitimate when the last counted token was the end of sequence
+    # (vLLM, TGI and llama.cpp count it), and then the content holds fewer than `limit` tokens. Only
+    # content that alone fills the limit (each whitespace-separated word is at least one token) shows
+    # a cut answer reported as complete; a stop sequence may share a token with the content, so a
+    # request with stop sequences is never judged here.
+    text, _ = _text_path(chs[0][1], chs[0][0])
+    if (reason == "stop" and used == limit and not _stops(req) and isinstance(text, str)
+            and len(text.split()) >= limit):
         yield Finding(
-                      f"finish_reason is 'stop' although completion_tokens reached {key}={limit}: the answer was "
-                      "probably cut by the limit and should say 'length'",
+                      f"finish_reason is 'stop' although the content alone ({len(text.split())} words) fills "
+                      f"{key}={limit} completion tokens: the limit cut the answer, which should say 'length'",
                       path="$.choices[0].finish_reason", value='"stop"', level=Level.WARNING, variant="stop-at-limit")
     # "length" well below the limit may be the context window, not max_tokens: a note only.
     if reason == "length" and used < limit:

@@ -228,8 +228,9 @@ def check_base64(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     "semantics",
     "With an integer encoding_format, values are integers in range (int8/binary -128..127, "
         "uint8/ubinary 0..255) and packed bit formats have ceil(dimensions/8) values.",
-    "2025-04-01#/components/schemas/EmbeddingEncodingFormat",
+    "2025-04-01#/components/schemas/EmbeddingEncodingFormat (Azure OpenAI has only float and base64)",
     applies=_int_requested,
+    api="model-inference",
 )
 def check_int_formats(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     doc = _doc(ex)

@@ -155,9 +155,11 @@ def check_error_content_type(ctx: RuleContext, ex: Exchange) -> Iterator[Finding
     "ERROR-HEADER-CODE",
     "errors",
     "When the x-ms-error-code header is present, it equals the body's error.code.",
-    "2025-04-01#/paths/~1chat~1completions/post/responses/default/headers/x-ms-error-code",
+    "2025-04-01#/paths/~1chat~1completions/post/responses/default/headers/x-ms-error-code "
+    "(the Azure OpenAI spec defines no such header)",
     level=Level.WARNING,
     applies=_is_error,
+    api="model-inference",
 )
 def check_error_header_code(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     assert ex.response is not None

@@ -485,6 +485,7 @@ def check_stream_include_usage(ctx: RuleContext, ex: Exchange) -> Iterator[Findi
     SDK,
     level=Level.WARNING,
     applies=_is_stream,
+    api="model-inference",  # the azure-ai-inference SDK's reader; the openai SDK reads any valid SSE
 )
 def check_stream_sdk_interop(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     ts = _stream(ex)

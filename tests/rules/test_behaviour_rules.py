@@ -42,6 +42,27 @@ def test_positive_accepted() -> None:
     assert ids(found) == ["POSITIVE-ACCEPTED"] and "server error" in found[0].message
 
 
+def test_positive_accepted_takes_each_apis_refusal_of_a_parameter_the_target_does_not_claim() -> None:
+    # Model Inference: a 422 naming the parameter (REST reference); a 400 is not that contract.
+    mi = _ex(422, {"error": {"code": "parameter_not_supported", "message": "m", "target": "seed"}})
+    assert not list(B.positive_accepted(mi, refusable={"seed"}))
+    assert ids(B.positive_accepted(mi, refusable=set())) == ["POSITIVE-ACCEPTED"]  # claimed: must be accepted
+    mi_400 = _ex(400, {"error": {"code": "unsupported_parameter", "message": "m", "param": "seed"}})
+    assert ids(B.positive_accepted(mi_400, refusable={"seed"})) == ["POSITIVE-ACCEPTED"]
+    # Azure OpenAI: a 4xx error naming it (`param`, or quoted in the message), the real o-series answer.
+    aoai = _ex(400, {"error": {"message": "Unsupported parameter: 'max_tokens' is not supported with this model.",
+                               "type": "invalid_request_error", "param": "max_tokens", "code": "unsupported_parameter"}})
+    assert not list(B.positive_accepted(aoai, refusable={"max_tokens"}, api="azure-openai"))
+    quoted = _ex(400, {"error": {"message": "Unsupported value: 'temperature' does not support 0.5.", "code": None}})
+    assert not list(B.positive_accepted(quoted, refusable={"temperature"}, api="azure-openai"))
+    # A refusal that names no parameter, or only mentions one in passing, is not that convention.
+    vague = _ex(400, {"error": {"code": "invalid_request", "message": "temperature above 0.5 is not accepted."}})
+    assert ids(B.positive_accepted(vague, refusable={"temperature"}, api="azure-openai")) == ["POSITIVE-ACCEPTED"]
+    assert ids(B.positive_accepted(aoai, refusable={"seed"}, api="azure-openai")) == ["POSITIVE-ACCEPTED"]
+    unauthorized = _ex(401, {"error": {"code": "401", "message": "m", "param": "seed"}})
+    assert ids(B.positive_accepted(unauthorized, refusable={"seed"}, api="azure-openai")) == ["POSITIVE-ACCEPTED"]
+
+
 def test_negative_rejected() -> None:
     assert not list(B.negative_rejected(_ex(400), why_invalid="x"))
     found = list(B.negative_rejected(_ex(200, {}), why_invalid="`messages` is missing"))
