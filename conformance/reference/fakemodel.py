@@ -86,7 +86,9 @@ def cut_text(ctx: RequestContext, text: str, stop: list[str], max_tokens: int | 
         index, seq = min(hits)
         text = text[: index + len(seq)] if ctx.faulted("stop-sequence-included") else text[:index].rstrip()
     tokens = text.split()
-    if max_tokens is not None and len(tokens) > max_tokens and not ctx.faulted("max-tokens-ignored"):
+    # An answer that fills max_tokens is cut by it: the end-of-sequence token (or the stop sequence)
+    # would have needed one token more, so it ends with "length", never "stop", at the limit.
+    if max_tokens is not None and len(tokens) >= max_tokens and not ctx.faulted("max-tokens-ignored"):
         text = " ".join(tokens[:max_tokens])
         finish = "stop" if ctx.faulted("length-not-reported") else "length"
     return text, finish

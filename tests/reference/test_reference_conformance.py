@@ -141,6 +141,16 @@ class TestModelInference:
         body = check(MI, version, "getChatCompletions", r)
         assert body["choices"][0]["finish_reason"] == "length"
         assert body["usage"]["completion_tokens"] <= 3
+        # An answer exactly as long as max_tokens was cut by it too (its end would need one more token).
+        plain = check(MI, version, "getChatCompletions",
+                      mi_post(client, "/chat/completions", version, {"messages": user("one two three four")}))
+        exact = plain["usage"]["completion_tokens"]
+        r = mi_post(client, "/chat/completions", version, {"messages": user("one two three four"), "max_tokens": exact})
+        body = check(MI, version, "getChatCompletions", r)
+        assert body["choices"][0]["finish_reason"] == "length" and body["usage"]["completion_tokens"] == exact
+        r = mi_post(client, "/chat/completions", version,
+                    {"messages": user("one two three four"), "max_tokens": exact + 1})
+        assert check(MI, version, "getChatCompletions", r)["choices"][0]["finish_reason"] == "stop"
         r = mi_post(
             client,
             "/chat/completions",
