@@ -11,9 +11,15 @@ timeout, so a fault that hangs or crashes the suite is reported instead of stall
     python -m conformance.selftest [--api model-inference|azure-openai|both] [--profile azure|strict|both]
                                    [--jobs 2] [--depth smoke] [--json out.json] [--faults a,b]
                                    [--personas all|none|a,b]
+    python -m conformance.selftest --seeds [N] [--api ...] [--profile ...] [--depth standard]
 
 The last line printed is exactly `killed K/N, false alarms F`; the exit code is 0 iff every fault
 was killed, F == 0 and every run produced results.
+
+With `--seeds N` (default 20) it runs no fault at all: the unfaulted reference, at standard depth,
+once per seed, API and profile, and prints the false alarms (violations and warnings; the reference
+is conformant, so every one is the suite's) per seed. The last line is then exactly
+`false alarms F over R runs`; the exit code is 0 iff F == 0 and every run produced results.
 """
 
 from __future__ import annotations
@@ -42,6 +48,8 @@ from conformance.rules.catalogue import all_rules
 DEFAULT_TIMEOUT = 180.0
 #: Fixed so that a failing self-test reproduces; pass --seed to explore other generated requests.
 DEFAULT_SEED = 20250401
+#: Seeds per API and profile of `--seeds` without a number.
+DEFAULT_SEEDS = 20
 #: The reference answers in milliseconds: tight limits bound the faults that hang or never end
 #: (stream-endless) without any risk of false alarms.
 SELFTEST_LIMITS = {"read_timeout": 10, "total_timeout": 15, "max_stream_seconds": 2, "stream_idle_timeout": 2,
@@ -59,11 +67,14 @@ class Job:
     profile: str
     fault: str | None = None
     persona: str | None = None
+    #: The run's seed when it differs from the settings' (seed sweeps).
+    seed: int | None = None
 
     @property
     def label(self) -> str:
         who = self.fault or (f"persona-{self.persona}" if self.persona else "unfaulted")
-        return f"{who}@{self.api}/{self.profile}"
+        seed = f"#{self.seed}" if self.seed is not None else ""
+        return f"{who}@{self.api}/{self.profile}{seed}"
 
 
 @dataclass
@@ -94,6 +105,16 @@ class RunOutcome:
             if kills(r, self.job.profile, expect):
                 places = {f"{r.get('operation_id')} at {f.get('path') or '-'}" for f in r.get("findings") or [{}]}
                 out.setdefault(r["rule_id"], set()).update(places)
+        return out
+
+    def alarms(self) -> list[str]:
+        """Every (rule, operation) that did not pass cleanly: violations and warnings."""
+        out = []
+        for r in (self.results or {}).get("results", []):
+            if r.get("outcome") in ("violation", "warning"):
+                first = (r.get("findings") or [{}])[0]
+                out.append(f"{r['outcome']} {r['rule_id']} on {r.get('operation_id')}: "
+                           f"{first.get('path', '')} {first.get('message', '')}".rstrip())
         return out
 
     def outcomes(self) -> dict[str, set[str]]:
@@ -282,7 +303,9 @@ def child_env() -> dict[str, str]:
 
 def run_job(job: Job, work_dir: Path, settings: RunSettings) -> RunOutcome:
     """Run one `conformance run` in a subprocess; never raises for what the run did."""
-    job_dir = work_dir / job.label.replace("@", "__").replace("/", "_")
+    if job.seed is not None:
+        settings = replace(settings, seed=job.seed)
+    job_dir = work_dir / job.label.replace("@", "__").replace("/", "_").replace("#", "_")
     job_dir.mkdir(parents=True, exist_ok=True)
     # The child runs inside job_dir, so relative defaults (reports/) stay inside it too.
     report_dir = job_dir / "reports"
@@ -406,6 +429,99 @@ def _run_all(
     return outcomes
 
 
+# -- seed sweeps -----------------------------------------------------------------------------------
+
+
+@dataclass
+class SeedSweep:
+    """Unfaulted runs over many seeds: every violation or warning is a false alarm of the suite."""
+
+    runs: list[RunOutcome]
+    seeds: list[int]
+    depth: str
+
+    @property
+    def false_alarms(self) -> int:
+        return sum(len(r.alarms()) for r in self.runs)
+
+    @property
+    def errors(self) -> list[str]:
+        return [f"{r.job.label}: {r.error}" for r in self.runs if r.error]
+
+    @property
+    def ok(self) -> bool:
+        return self.false_alarms == 0 and not self.errors
+
+    def per_seed(self) -> dict[int, int]:
+        counts = dict.fromkeys(self.seeds, 0)
+        for r in self.runs:
+            counts[r.job.seed or 0] = counts.get(r.job.seed or 0, 0) + len(r.alarms())
+        return counts
+
+    def summary_line(self) -> str:
+        return f"false alarms {self.false_alarms} over {len(self.runs)} runs"
+
+    def render(self) -> str:
+        columns = sorted({(r.job.api, r.job.profile) for r in self.runs})
+        by_key = {(r.job.seed, r.job.api, r.job.profile): r for r in self.runs}
+        header = ["seed", *[f"{a}/{p}" for a, p in columns], "false alarms"]
+        rows = [header]
+        for seed in self.seeds:
+            cells = []
+            for a, p in columns:
+                run = by_key.get((seed, a, p))
+                cells.append("-" if run is None else ("ERROR" if run.error else str(len(run.alarms()))))
+            rows.append([str(seed), *cells, str(self.per_seed().get(seed, 0))])
+        widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+        lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+        lines.append("")
+        for r in sorted(self.runs, key=lambda r: (r.job.seed or 0, r.job.api, r.job.profile)):
+            lines += [f"false alarm: seed {r.job.seed} {r.job.api}/{r.job.profile}: {a}" for a in r.alarms()]
+        lines += [f"error: {e}" for e in self.errors]
+        lines.append(f"{len(self.seeds)} seeds x {len(columns)} API/profile pairs at depth {self.depth}")
+        return "\n".join(lines)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "false_alarms": self.false_alarms,
+            "ok": self.ok,
+            "depth": self.depth,
+            "errors": self.errors,
+            "per_seed": {str(k): v for k, v in self.per_seed().items()},
+            "runs": [{"seed": r.job.seed, "api": r.job.api, "profile": r.job.profile, "exit_code": r.exit_code,
+                      "duration_s": round(r.duration, 2), "alarms": r.alarms(), "error": r.error}
+                     for r in self.runs],
+        }
+
+
+def sweep_seeds(
+    apis: Sequence[str],
+    profiles: Sequence[str],
+    seeds: Sequence[int],
+    *,
+    jobs: int = 2,
+    settings: RunSettings | None = None,
+    work_dir: Path | None = None,
+    progress: Callable[[RunOutcome], None] | None = None,
+) -> SeedSweep:
+    """Run the unfaulted reference once per (seed, API, profile) and collect what each run flagged."""
+    settings = settings or RunSettings(depth="standard")
+    owned_tmp = work_dir is None
+    work = Path(tempfile.mkdtemp(prefix="conformance-seeds-")) if owned_tmp else Path(work_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        if settings.target_file is None:
+            target = work / "selftest-target.yaml"
+            target.write_text(json.dumps({"limits": SELFTEST_LIMITS}), encoding="utf-8")
+            settings = replace(settings, target_file=target)
+        planned = [Job(api, profile, seed=seed) for seed in seeds for api in apis for profile in profiles]
+        done = _run_all(planned, work, lambda job: settings, jobs, progress)
+        return SeedSweep([done[j] for j in planned], list(seeds), settings.depth)
+    finally:
+        if owned_tmp:
+            shutil.rmtree(work, ignore_errors=True)
+
+
 # -- output ---------------------------------------------------------------------------------------
 
 
@@ -437,7 +553,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--api", choices=[*APIS, "both"], default="model-inference")
     p.add_argument("--profile", choices=[*PROFILES, "both"], default="azure")
     p.add_argument("--jobs", type=int, default=2, help="runs in parallel (default 2)")
-    p.add_argument("--depth", choices=["smoke", "standard", "deep"], default="smoke")
+    p.add_argument("--depth", choices=["smoke", "standard", "deep"],
+                   help="generation depth (default smoke; standard with --seeds)")
+    p.add_argument("--seeds", type=int, nargs="?", const=DEFAULT_SEEDS, metavar="N",
+                   help=f"no faults: run the unfaulted reference over N seeds (default {DEFAULT_SEEDS}) per API "
+                        "and profile, starting at --seed, and print the false alarms per seed")
     p.add_argument("--json", help="also write the outcome as JSON to this file")
     p.add_argument("--faults", help="comma-separated fault names (default: every fault)")
     p.add_argument("--personas", default="all",
@@ -459,12 +579,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown:
         p.error(f"unknown persona(s): {', '.join(unknown)}")
     profiles = list(PROFILES) if args.profile == "both" else [args.profile]
-    settings = RunSettings(depth=args.depth, timeout=args.timeout, max_requests=args.max_requests, seed=args.seed)
+    depth = args.depth or ("standard" if args.seeds is not None else "smoke")
+    settings = RunSettings(depth=depth, timeout=args.timeout, max_requests=args.max_requests, seed=args.seed)
 
     def progress(o: RunOutcome) -> None:
         print(f"  {o.job.label}: exit {o.exit_code} in {o.duration:.1f}s", file=sys.stderr, flush=True)
 
     started = time.monotonic()
+    if args.seeds is not None:
+        if args.seeds < 1:
+            p.error("--seeds needs at least 1 seed")
+        apis = list(APIS) if args.api == "both" else [args.api]
+        sweep = sweep_seeds(apis, profiles, [args.seed + i for i in range(args.seeds)], jobs=args.jobs,
+                            settings=settings, work_dir=Path(args.keep) if args.keep else None, progress=progress)
+        print(sweep.render())
+        print(f"wall time {time.monotonic() - started:.1f}s with --jobs {args.jobs}")
+        if args.json:
+            Path(args.json).write_text(json.dumps(sweep.to_json(), indent=2), encoding="utf-8")
+        print(sweep.summary_line())
+        return 0 if sweep.ok else 1
     report = run_selftest(args.api, profiles, names, jobs=args.jobs, settings=settings,
                           work_dir=Path(args.keep) if args.keep else None, progress=progress, select=not args.full,
                           personas=personas)

@@ -16,11 +16,13 @@ from conformance.selftest import (
     Job,
     RunOutcome,
     RunSettings,
+    SeedSweep,
     command,
     fault_apis,
     kills,
     plan,
     selection,
+    sweep_seeds,
 )
 
 
@@ -121,3 +123,35 @@ def test_unknown_fault_is_a_usage_error() -> None:
     proc = subprocess.run([sys.executable, "-m", "conformance.selftest", "--faults", "no-such-fault"],
                           capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 2 and "no-such-fault" in proc.stderr
+
+
+def _sweep_run(tmp_path: Path, seed: int, api: str, alarms: list[dict]) -> RunOutcome:
+    return RunOutcome(Job(api, "azure", seed=seed), 0 if not alarms else 1, 1.0, tmp_path, {"results": alarms})
+
+
+def test_a_seed_sweep_counts_violations_and_warnings_as_false_alarms_per_seed(tmp_path: Path) -> None:
+    runs = [
+        _sweep_run(tmp_path, 1, "model-inference", []),
+        _sweep_run(tmp_path, 1, "azure-openai", [_result("CHAT-MAX-TOKENS", "warning")]),
+        _sweep_run(tmp_path, 2, "model-inference", [_result("SCHEMA-RESPONSE", "violation"),
+                                                    _result("CHAT-STOP", "pass")]),
+    ]
+    sweep = SeedSweep(runs, [1, 2], "standard")
+    assert sweep.per_seed() == {1: 1, 2: 1} and sweep.false_alarms == 2 and not sweep.ok
+    assert sweep.summary_line() == "false alarms 2 over 3 runs"
+    text = sweep.render()
+    assert "false alarm: seed 1 azure-openai/azure: warning CHAT-MAX-TOKENS on getChatCompletions" in text
+    assert text.splitlines()[0].split() == ["seed", "azure-openai/azure", "model-inference/azure", "false", "alarms"]
+    assert Job("model-inference", "azure", seed=7).label == "unfaulted@model-inference/azure#7"
+
+
+@pytest.mark.slow
+def test_the_unfaulted_reference_raises_no_false_alarm_over_a_few_seeds(tmp_path: Path) -> None:
+    # `python -m conformance.selftest --seeds` runs 20 seeds per API and profile; CI runs a few.
+    seeds = [DEFAULT_SEED + 101, DEFAULT_SEED + 202]
+    azure = sweep_seeds(["model-inference", "azure-openai"], ["azure"], seeds[:1], work_dir=tmp_path / "azure")
+    strict = sweep_seeds(["model-inference", "azure-openai"], ["strict"], seeds[1:], work_dir=tmp_path / "strict")
+    for sweep in (azure, strict):
+        assert not sweep.errors, sweep.errors
+        assert sweep.false_alarms == 0, sweep.render()
+        assert all(r.results["summary"]["target"]["depth"] == "standard" for r in sweep.runs)
