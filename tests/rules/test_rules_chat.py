@@ -63,10 +63,16 @@ def test_max_tokens() -> None:
     # "length" below the limit: only a note (the context window may have cut it).
     [note] = of(judge(ex({"max_tokens": 50}, answer(finish="length")), profile="strict"), "CHAT-MAX-TOKENS")
     assert note.level == Level.NOTE and note.path == "$.choices[0].finish_reason"
-    # "stop" exactly at the limit: probably cut, but ambiguous (EOS counted): a warning only.
-    [warn] = of(judge(ex({"max_tokens": 2}, answer(finish="stop")), profile="strict"), "CHAT-MAX-TOKENS")
-    assert warn.level == Level.WARNING and warn.variant == "stop-at-limit" and "'length'" in warn.message
+    # "stop" exactly at the limit is a valid reading when the end-of-sequence token was counted
+    # (vLLM, TGI, llama.cpp): the content then holds fewer tokens than the limit.
+    assert of(judge(ex({"max_tokens": 2}, answer("Hello", finish="stop")), profile="strict"), "CHAT-MAX-TOKENS") == []
     assert of(judge(ex({"max_tokens": 3}, answer(finish="stop"))), "CHAT-MAX-TOKENS") == []
+    # Content that alone fills the limit was cut by it: "stop" is then a warning (never a violation).
+    [warn] = of(judge(ex({"max_tokens": 2}, answer("one two", finish="stop")), profile="strict"), "CHAT-MAX-TOKENS")
+    assert warn.level == Level.WARNING and warn.variant == "stop-at-limit" and "'length'" in warn.message
+    # ... unless a stop sequence may have ended it within the same token.
+    assert of(judge(ex({"max_tokens": 2, "stop": ["."]}, answer("one two", finish="stop")), profile="strict"),
+              "CHAT-MAX-TOKENS") == []
 
 
 def test_stop() -> None:
