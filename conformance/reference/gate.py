@@ -146,11 +146,15 @@ def check_schema(ctx: RequestContext, operation_id: str, body: Any) -> bool:
 def check_reject_valid(ctx: RequestContext, body: dict[str, Any]) -> None:
     if ctx.faulted("param-refused") and "user" in body:
         raise ApiError(400, "invalid_request", "The request could not be processed.")
-    temperature = body.get("temperature")
+
+    def number(key: str) -> float:
+        value = body.get(key)
+        return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
+
     if ctx.faulted("reject-valid") and (
-        "top_p" in body or (isinstance(temperature, (int, float)) and temperature > 0.5)
+        "top_p" in body or number("temperature") > 0.5 or number("presence_penalty") or number("frequency_penalty")
     ):
-        raise ApiError(400, "invalid_request", "temperature above 0.5 and top_p are not accepted.")
+        raise ApiError(400, "invalid_request", "temperature above 0.5, top_p and penalties are not accepted.")
 
 
 # -- extra-parameters (REST reference, "Extensibility") ------------------------------------------
