@@ -213,7 +213,7 @@ class TestJudge:
     # -- behaviour judges ---------------------------------------------------------------------
     def judge(self, rule_id: str, findings: Iterable[Finding], operation_id: str | None = None) -> list[Finding]:
         """Record a behaviour rule's verdict (evaluated + its findings, profile applied)."""
-        from conformance.rules.registry import get_rule
+        from conformance.rules.catalogue import get_rule
 
         op = operation_id or self.operation_id or "(none)"
         rule = get_rule(rule_id)
