@@ -7,6 +7,7 @@ sits beside the report (it needs only the spec); `constants`, `text` and `config
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import conformance
@@ -81,3 +82,11 @@ def test_no_import_circle() -> None:
         if module not in seen:
             visit(module, [module])
     assert not circles
+
+
+def test_architecture_module_map_is_the_tree() -> None:
+    doc = (PACKAGE.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"`(conformance/[\w/]+\.py)`", doc))
+    tree = {p.relative_to(PACKAGE.parent).as_posix() for p in PACKAGE.rglob("*.py")}
+    assert not named - tree, f"architecture.md names modules that do not exist: {sorted(named - tree)}"
+    assert not tree - named, f"modules missing from architecture.md: {sorted(tree - named)}"
