@@ -55,5 +55,5 @@ def test_the_pattern_finds_machine_paths_and_spares_urls() -> None:
     r = "/"  # the examples are assembled so that this file passes its own check
     assert GENERIC.search(f"see {r}home/alice/corpus") and GENERIC.search(f"CORPUS = Path('{r}work/shared/corpus')")
     assert GENERIC.search(f"{r}root/.cache/pip")
-    assert not GENERIC.search("https://example.com/home/page") and not GENERIC.search("~/work/notes")
-    assert not GENERIC.search("$HOME/work/x") and not GENERIC.search("path: ../shared/corpus")
+    assert not GENERIC.search(f"https://example.com{r}home/page") and not GENERIC.search(f"~{r}work/notes")
+    assert not GENERIC.search(f"$HOME{r}work/x") and not GENERIC.search("path: ../shared/corpus")
