@@ -8,7 +8,7 @@ validates names against this table.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 EXPECT_LEVELS = ("violation", "warning")
@@ -179,13 +179,18 @@ _TABLE: tuple[Fault, ...] = (
 FAULTS: dict[str, Fault] = {f.name: f for f in _TABLE}
 
 
+def check_names(kind: str, names: Iterable[str], table: Mapping[str, object]) -> frozenset[str]:
+    """Validate names against a table (faults, personas); raises ValueError naming the unknown ones."""
+    chosen = frozenset(names)
+    unknown = sorted(chosen - table.keys())
+    if unknown:
+        raise ValueError(f"unknown {kind}(s): {', '.join(unknown)}; known: {', '.join(sorted(table))}")
+    return chosen
+
+
 def check_fault_names(names: Iterable[str]) -> frozenset[str]:
     """Validate fault names against the table; raises ValueError naming the unknown ones."""
-    chosen = frozenset(names)
-    unknown = sorted(chosen - FAULTS.keys())
-    if unknown:
-        raise ValueError(f"unknown fault(s): {', '.join(unknown)}; known: {', '.join(sorted(FAULTS))}")
-    return chosen
+    return check_names("fault", names, FAULTS)
 
 
 def faults_for_rule(rule_id: str) -> list[Fault]:

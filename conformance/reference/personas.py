@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from conformance.reference.context import RequestContext
+from conformance.reference.faults import check_names
 
 
 @dataclass(frozen=True)
@@ -53,11 +54,7 @@ PERSONAS: dict[str, Persona] = {p.name: p for p in _TABLE}
 
 def check_persona_names(names: Iterable[str]) -> frozenset[str]:
     """Validate persona names; raises ValueError naming the unknown ones."""
-    chosen = frozenset(names)
-    unknown = sorted(chosen - PERSONAS.keys())
-    if unknown:
-        raise ValueError(f"unknown persona(s): {', '.join(unknown)}; known: {', '.join(sorted(PERSONAS))}")
-    return chosen
+    return check_names("persona", names, PERSONAS)
 
 
 # -- non-streamed answers ------------------------------------------------------------------------------
