@@ -9,10 +9,10 @@ committed. The key is kept out of `repr`, `str` and `to_public_dict`.
 from __future__ import annotations
 
 import datetime as _dt
+import difflib
 import fnmatch
 import os
 import re
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -66,6 +66,8 @@ class Limits:
     stream_idle_timeout: float = 20
     max_retries: int = 3
     max_retry_wait: float = 30
+    #: Bound on the whole run (seconds): past it nothing more is sent and the verdict is incomplete.
+    max_duration: float = 1800
 
 
 @dataclass
@@ -184,7 +186,6 @@ def load_target_file(path: Path) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise ConfigError(f"target file {path} must be a mapping of keys, not a {type(raw).__name__}")
     out: dict[str, Any] = {}
-    extra: dict[str, Any] = {}
     for key, value in raw.items():
         key = str(key)
         if key.lower() in _KEY_LIKE:
@@ -193,17 +194,34 @@ def load_target_file(path: Path) -> dict[str, Any]:
                 "key is only read from --api-key, the CONFORMANCE_API_KEY environment variable, or the "
                 "environment variable the file names in api_key_env"
             )
-        if key not in _FILE_KEYS:
-            extra[key] = value
-            continue
+        _known(f"target file {path}", key, _FILE_KEYS)
         out[key] = _check_type(path, key, value, _FILE_KEYS[key])
-    if extra:
-        warnings.warn(
-            f"target file {path}: unknown keys {', '.join(sorted(extra))} (kept, but not used)",
-            stacklevel=2,
-        )
-        out["extra"] = extra
+    for section, known in _SECTION_KEYS.items():
+        for key in out.get(section) or {}:
+            _known(f"target file {path}: {section}", str(key), known)
     return out
+
+
+#: The keys each section of the target file takes; anything else is a typo, refused with a suggestion.
+CAPABILITY_KEYS = (
+    "api_versions", "streaming", "tools", "json_object", "json_schema", "audio", "image_embeddings",
+    "embedding_dimensions", "encoding_formats", "input_type", "image_input", "image_text_input",
+    "pass_through_parameters", "seed", "stop", "presence_penalty", "frequency_penalty", "top_p",
+    "logit_bias", "logprobs", "n", "user",
+)
+_SECTION_KEYS: dict[str, Any] = {
+    "capabilities": CAPABILITY_KEYS,
+    "content_filter": ("trigger_prompt",),
+}
+
+
+def _known(where: str, key: str, known: Any) -> None:
+    """Refuse an unknown key with a "did you mean" (a typo would otherwise be silently ignored)."""
+    if key in known:
+        return
+    close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(known)}"
+    raise ConfigError(f"{where}: unknown key {key!r} ({hint})")
 
 
 def _check_type(path: Path, key: str, value: Any, expected: type) -> Any:
@@ -339,11 +357,8 @@ def _build(cls: type, values: Mapping[str, Any], section: str) -> Any:
     known = {f.name: f for f in fields(cls)}
     # Judge by the annotation, not the default's type: `read_timeout: float = 30` takes 2.5.
     hints = get_type_hints(cls)
-    unknown = set(values) - set(known)
-    if unknown:
-        raise ConfigError(
-            f"{section}: unknown key(s) {', '.join(sorted(unknown))} (known: {', '.join(known)})"
-        )
+    for key in sorted(set(values) - set(known)):
+        _known(section, str(key), known)
     out = {}
     for name, value in values.items():
         integral = hints[name] is int
@@ -369,6 +384,8 @@ def validate(config: TargetConfig) -> None:
         _check_endpoint(config.endpoint)
     if config.seed is not None and (not isinstance(config.seed, int) or isinstance(config.seed, bool)):
         raise ConfigError(f"seed must be an integer, got {config.seed!r}")
+    for kind in sorted(set(config.models) - set(MODEL_KINDS)):
+        _known("models", kind, MODEL_KINDS)
     unknown_models = set(config.models) - set(MODEL_KINDS)
     if unknown_models:
         raise ConfigError(

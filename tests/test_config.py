@@ -97,10 +97,11 @@ def test_key_in_target_file_refused(tmp_path, key):
         ({}, "budget: {max_requests: 0}", "budget.max_requests must be > 0"),
         ({}, "budget: {max_requests: many}", "budget.max_requests must be an integer"),
         ({}, "budget: {max_tokens: 1.5}", "budget.max_tokens must be an integer"),
-        ({}, "budget: {max_calls: 3}", "budget: unknown key(s) max_calls"),
+        ({}, "budget: {max_request: 3}", "budget: unknown key 'max_request' (did you mean 'max_requests'?)"),
         ({}, "models: [a, b]", "'models' must be a dict"),
         ({}, "models: {chat: 3}", "'models' values must be strings"),
-        ({}, "models: {vision: x}", "models: unknown kind(s) vision"),
+        ({}, "models: {vision: x}", "models: unknown key 'vision'"),
+        ({}, "models: {chats: x}", "models: unknown key 'chats' (did you mean 'chat'?)"),
         ({}, "operations: [1, 2]", "'operations' must be a list of strings"),
         ({}, "auth_schemes: [api-key, oauth]", "auth_schemes must be one of"),
         ({}, "limits: {read_timeout: -1}", "limits.read_timeout must be > 0"),
@@ -132,10 +133,20 @@ def test_bad_yaml_and_bad_types_are_config_errors(tmp_path):
         load_target_file(tmp_path / "missing.yaml")
 
 
-def test_unknown_keys_kept_with_a_warning(tmp_path):
-    with pytest.warns(UserWarning, match="unknown keys future_knob"):
-        cfg = resolve_config({}, _write(tmp_path, "future_knob: 3\n"), {})
-    assert cfg.extra == {"future_knob": 3}
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("future_knob: 3\n", "unknown key 'future_knob' (known keys: endpoint, "),
+        ("endpiont: https://x\n", "unknown key 'endpiont' (did you mean 'endpoint'?)"),
+        ("capabilities: {streming: true}\n", "capabilities: unknown key 'streming' (did you mean 'streaming'?)"),
+        ("content_filter: {trigger: x}\n", "content_filter: unknown key 'trigger' (did you mean 'trigger_prompt'?)"),
+        ("limits: {max_duraton: 5}\n", "limits: unknown key 'max_duraton' (did you mean 'max_duration'?)"),
+    ],
+)
+def test_unknown_keys_at_any_level_are_refused_with_a_suggestion(tmp_path, text, message):
+    with pytest.raises(ConfigError) as info:
+        resolve_config({}, _write(tmp_path, text), {})
+    assert message in str(info.value) and "\n" not in str(info.value)
 
 
 def test_repr_and_public_dict_hide_the_key():

@@ -252,6 +252,8 @@ def create_app(
         ),
         *_unimplemented_routes(app),
     ]
+    if "image-embeddings-not-served" in app.faults:  # the route is absent: Starlette's 404
+        routes = [r for r in routes if getattr(r, "path", "") != "/models/images/embeddings"]
     starlette = Starlette(routes=routes, exception_handlers={HTTPException: app.http_error})
     if "echo-credential" in app.faults:
         starlette.add_middleware(_EchoCredential)

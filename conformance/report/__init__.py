@@ -11,18 +11,15 @@ from conformance.report.diff import Diff, diff_exit_code, diff_results, render_d
 from conformance.report.html import render_html
 from conformance.report.json_out import atomic_write, read_results_json, write_results_json
 from conformance.results import RunResults
-from conformance.results.verdict import finalize
-from conformance.results.waivers import Waiver, WaiverError, apply_baseline, apply_waivers, load_waivers
+from conformance.results.waivers import Acceptance, Waiver, WaiverError, load_waivers
 
 __all__ = [
+    "Acceptance",
     "Diff",
     "Waiver",
     "WaiverError",
-    "apply_baseline",
-    "apply_waivers",
     "diff_exit_code",
     "diff_results",
-    "finalize",
     "load_waivers",
     "read_results_json",
     "render_diff",
@@ -42,7 +39,7 @@ def write_reports(
 ) -> dict[str, Path]:
     """Write report.html and results.json into `report_dir`; return {"html": path, "json": path}.
 
-    Writes `results` as given: call `finalize` (or apply_waivers / apply_baseline, which do) first.
+    Writes `results` as given: `conformance.results.pipeline.conclude` decided everything in them.
     """
     report_dir = Path(report_dir)
     report_dir.mkdir(parents=True, exist_ok=True)

@@ -1,9 +1,11 @@
-"""Comparing two runs: what broke, what was fixed, which warnings came or went.
+"""Comparing two runs: what broke, what was fixed, what still fails, which warnings came or went.
 
 The nightly job diffs tonight's results.json against yesterday's and prints `render_diff`; its exit
 code (`Diff.exit_code`) is 1 only when a violation appeared, so a long-known deviation does not
-page anyone twice. A violation that disappears because its rule stopped being checked is listed
-as "no longer checked", never as fixed.
+page anyone twice. Four words for failures: *new* (a violation now, not before), *fixed* (failing
+before, judged and holding now), *still failing (accepted)* (failing before, accepted by a waiver or
+the baseline now), and *no longer judged* (failing before, not judged or not applicable now: never
+counted as fixed).
 """
 
 from __future__ import annotations
@@ -33,8 +35,9 @@ class Diff:
     old_counts: dict[str, int] = field(default_factory=dict)
     new_counts: dict[str, int] = field(default_factory=dict)
     new_violations: list[Change] = field(default_factory=list)
-    fixed: list[Change] = field(default_factory=list)  # violation/waived -> pass
-    no_longer_checked: list[Change] = field(default_factory=list)  # violation/waived -> anything else
+    fixed: list[Change] = field(default_factory=list)  # violation/waived -> pass/warning
+    still_failing: list[Change] = field(default_factory=list)  # violation/waived -> waived (accepted)
+    no_longer_judged: list[Change] = field(default_factory=list)  # violation/waived -> not judged/n/a/absent
     new_warnings: list[Change] = field(default_factory=list)
     gone_warnings: list[Change] = field(default_factory=list)
     changed: list[Change] = field(default_factory=list)  # every outcome change, including the above
@@ -73,6 +76,9 @@ def diff_results(old: RunResults, new: RunResults) -> Diff:
     for key in sorted(set(a) | set(b)):
         ra, rb = a.get(key), b.get(key)
         was, now = (ra.outcome if ra else None), (rb.outcome if rb else None)
+        if was == now == "waived":
+            d.still_failing.append(Change(key[0], key[1], was, now, _message(rb) or _message(ra)))
+            continue
         if was == now:
             continue
         change = Change(key[0], key[1], was, now, _message(rb) or _message(ra))
@@ -80,7 +86,12 @@ def diff_results(old: RunResults, new: RunResults) -> Diff:
         if now == "violation":
             d.new_violations.append(change)
         elif was in _FAILED:
-            (d.fixed if now == "pass" else d.no_longer_checked).append(change)
+            if now == "waived":
+                d.still_failing.append(change)
+            elif now in ("pass", "warning"):
+                d.fixed.append(change)
+            else:
+                d.no_longer_judged.append(change)
         if now == "warning":
             d.new_warnings.append(change)
         elif was == "warning":
@@ -105,7 +116,8 @@ def render_diff(d: Diff) -> str:
     sections = [
         ("New violations", d.new_violations, "+"),
         ("Fixed", d.fixed, "-"),
-        ("No longer checked (was failing)", d.no_longer_checked, "?"),
+        ("Still failing (accepted)", d.still_failing, "="),
+        ("No longer judged (was failing)", d.no_longer_judged, "?"),
         ("New warnings", d.new_warnings, "+"),
         ("Gone warnings", d.gone_warnings, "-"),
     ]

@@ -68,6 +68,7 @@ _VERDICTS = {
     "conformant": ("Conformant", "v-conformant", "✓"),
     "not conformant": ("Not conformant", "v-not-conformant", "✗"),
     "incomplete": ("Incomplete", "v-incomplete", "?"),
+    "partial": ("Partial", "v-incomplete", "◐"),
 }
 _OUTCOME_TEXT = {
     "violation": "✗ violation",
@@ -75,7 +76,7 @@ _OUTCOME_TEXT = {
     "warning": "! warning",
     "pass": "✓ pass",
     "not_applicable": "– not applicable",
-    "skipped": "↷ skipped",
+    "not_judged": "↷ not judged",
     "note": "i note",
 }
 _COUNT_CHIPS = (
@@ -84,7 +85,7 @@ _COUNT_CHIPS = (
     ("warning", "warnings", "warnings"),
     ("pass", "passes", "checked"),
     ("not_applicable", "not applicable", "checked"),
-    ("skipped", "skipped", "checked"),
+    ("not_judged", "not judged", "checked"),
 )
 _SECTIONS = (
     ("violations", "violation", "Violations", "No violations."),
@@ -231,11 +232,17 @@ class _Page:
             rules = f"{n_rules} rule{'' if n_rules == 1 else 's'}"
             why = f"{rules} failed: {count_text('violation', n_viol)} (rule × operation) must be fixed or waived."
         elif s.verdict == "conformant":
-            why = "No violation among the rules checked."
+            why = "Every rule that applies was judged, and none was violated."
+        elif s.verdict == "partial":
+            why = "No violation among the rules judged, but part of the suite was deselected: see below."
         else:
-            why = "Too little was checked to conclude."
-        errors = list(getattr(s, "errors", None) or [])
-        notes = list(getattr(s, "notes", None) or [])
+            why = "Rules that apply were not judged: see below."
+        # What stopped the run and what was left unjudged (the results pipeline's summary lines).
+        errors = [f"interrupted: {s.interrupted}"] if getattr(s, "interrupted", None) else []
+        errors += list(getattr(s, "errors", None) or [])
+        notes = [f"deselected: {d}" for d in getattr(s, "deselected", None) or []]
+        notes += [f"not judged: {n}" for n in getattr(s, "not_judged", None) or []]
+        notes += list(getattr(s, "notes", None) or [])
         if errors and s.verdict != "not conformant":
             why = "The run did not complete: see below."
         problems = ""
@@ -846,7 +853,7 @@ class _Page:
 
     def checked_item(self, r: RuleResult) -> str:
         word = _OUTCOME_TEXT.get(r.outcome, r.outcome)
-        if r.outcome in ("pass", "not_applicable", "skipped"):
+        if r.outcome in ("pass", "not_applicable", "not_judged"):
             state = f'<span class="{_css_class(r.outcome)}">{self.t(word)}</span>'
         else:
             state = f'<a class="{_css_class(r.outcome)}" href="#{self.card_ids[id(r)]}">{self.t(word)}</a>'

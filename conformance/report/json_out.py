@@ -89,8 +89,8 @@ def atomic_write(path: Path, text: str) -> None:
 def read_results_json(path: Path) -> RunResults:
     """Load a results.json (a baseline, or the previous night's run) for gates and diffs.
 
-    Accepts any `format_version` 1 file, ignoring fields it does not know (the compatibility
-    promise of docs/results-format.md: version 1 only ever gains optional fields).
+    Accepts a file of this `format_version`, ignoring fields it does not know (the compatibility
+    promise of docs/results-format.md: a version only ever gains optional fields); refuses others.
     """
     from dataclasses import fields
 
@@ -105,6 +105,11 @@ def read_results_json(path: Path) -> RunResults:
         raise ValueError(f"{path}: not a conformance results.json (no summary object)")
     version = data.get("format_version")
     if version != FORMAT_VERSION:
+        if isinstance(version, int) and version < FORMAT_VERSION:
+            raise ValueError(
+                f"{path}: results format_version {version} was written by an older suite version; this one reads "
+                f"version {FORMAT_VERSION} only (outcomes and verdicts changed): run the suite again to get a new file"
+            )
         raise ValueError(f"{path}: results format_version {version!r}, this suite reads {FORMAT_VERSION}")
 
     def known(cls: type, obj: Any) -> dict[str, Any]:

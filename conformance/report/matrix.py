@@ -22,7 +22,7 @@ _WORDS = {
     "warning": ("warning", "warnings"),
     "pass": ("pass", "pass"),
     "not_applicable": ("n/a", "n/a"),
-    "skipped": ("skipped", "skipped"),
+    "not_judged": ("not judged", "not judged"),
 }
 
 

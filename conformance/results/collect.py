@@ -1,7 +1,10 @@
-"""Collects what a run judged into `RunResults`: the one path from findings to results.
+"""Collects what a run judged: the raw material of the results pipeline (`conformance.results.pipeline`).
 
 Live runs (the pytest plugin, possibly across xdist workers) and recorded-traffic validation both
-feed a `ResultCollector`; its state is plain JSON so workers can hand it to the controller.
+feed a `ResultCollector`; its state is plain JSON so workers can hand it to the controller. Besides
+findings and judged (rule, operation) pairs it keeps what coverage needs: which pairs the suite's
+tests planned to judge, which tests ran or were deselected, and which kinds of answer each
+operation gave, so that a rule that never got a chance is reported as not judged, never as held.
 """
 
 from __future__ import annotations
@@ -14,12 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from conformance.results import RuleResult, RunResults, Summary, count_outcomes
-from conformance.rules._model import Finding, Level
+from conformance.rules._model import Finding
 from conformance.transport.exchange import Exchange
 
 #: Distinct suite notes listed in the summary (the count covers them all).
 MAX_NOTES = 20
+Pair = tuple[str, str]
 
 
 def exchange_record(exchange: Exchange) -> dict[str, Any]:
@@ -39,26 +42,56 @@ def exchange_record(exchange: Exchange) -> dict[str, Any]:
     return data
 
 
+def answer_kinds(exchange: Exchange) -> tuple[str, ...]:
+    """What kind of answer an exchange is, for rule prerequisites: any / 2xx / stream (2xx streamed)."""
+    resp = exchange.response
+    if resp is None:
+        return ()
+    if not 200 <= resp.status < 300:
+        return ("any",)
+    if resp.stream is not None and resp.stream.events:
+        return ("any", "2xx", "stream")
+    return ("any", "2xx")
+
+
 @dataclass
 class ResultCollector:
-    """Accumulates evaluated (rule, operation) pairs, findings, skips and n/a marks."""
+    """Accumulates judged pairs, findings, n/a and not-judged marks, and the coverage plan."""
 
     #: (rule, operation) -> list of test ids that evaluated it
-    evaluated: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    evaluated: dict[Pair, list[str]] = field(default_factory=dict)
     findings: list[dict[str, Any]] = field(default_factory=list)
     #: (rule, operation) -> reason
-    not_applicable: dict[tuple[str, str], str] = field(default_factory=dict)
-    skipped: dict[tuple[str, str], str] = field(default_factory=dict)
+    not_applicable: dict[Pair, str] = field(default_factory=dict)
+    not_judged: dict[Pair, str] = field(default_factory=dict)
     exchanges: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: What the target showed about its capabilities (merged across workers).
     discovered: dict[str, Any] = field(default_factory=dict)
-    #: Tests that crashed instead of judging ("nodeid: error"), reported as an incomplete run.
+    #: Tests that crashed instead of judging ("nodeid: error") and operations that stopped answering.
     errors: list[str] = field(default_factory=list)
     #: What the official clients made of the target: (client, call) -> entry (see RunResults.clients).
     clients: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: Suite notes: cases dropped because the suite, not the target, could not carry them out
     #: (a request it could not send, an answer it left unbounded that ran out of time).
     notes: list[str] = field(default_factory=list)
+    #: (rule, operation) -> test ids that mean to judge it (from the suite's `rules` markers).
+    plan: dict[Pair, list[str]] = field(default_factory=dict)
+    #: Rules that some test restricted to operations of a kind (`kinds` marker) names: an exchange rule
+    #: named by no other test applies only where those tests plan it; any other applies everywhere.
+    kind_rules: set[str] = field(default_factory=set)
+    #: Operations the target offers (target file `operations`), in spec order.
+    offered: list[str] = field(default_factory=list)
+    #: Test ids whose body ran (whatever the outcome), deselected by -k/-m, or crashed (id -> error).
+    ran: set[str] = field(default_factory=set)
+    deselected: set[str] = field(default_factory=set)
+    crashed: dict[str, str] = field(default_factory=dict)
+    #: operation -> answer kind ("any", "2xx", "stream") -> count
+    answers: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: operation -> [why it counts as not served (404 to a valid request), claimed by name], from the
+    #: pre-flight: its other rules are not judged (claimed by name) or not applicable (glob only)
+    unserved: dict[str, list[Any]] = field(default_factory=dict)
+    #: Why sending stopped before the end (max duration), if it did.
+    stopped: str | None = None
     _exchange_ids: dict[int, str] = field(default_factory=dict)
     _alive: weakref.WeakValueDictionary[int, Exchange] = field(default_factory=weakref.WeakValueDictionary)
     prefix: str = "x"
@@ -71,8 +104,19 @@ class ResultCollector:
     def mark_not_applicable(self, rule_id: str, operation_id: str, reason: str) -> None:
         self.not_applicable.setdefault((rule_id, operation_id), reason)
 
-    def mark_skipped(self, rule_id: str, operation_id: str, reason: str) -> None:
-        self.skipped.setdefault((rule_id, operation_id), reason)
+    def mark_not_judged(self, rule_id: str, operation_id: str, reason: str) -> None:
+        self.not_judged.setdefault((rule_id, operation_id), reason)
+
+    def plan_test(self, test: str, operation_id: str, rules: Iterable[str]) -> None:
+        for rule_id in rules:
+            tests = self.plan.setdefault((rule_id, operation_id), [])
+            if test not in tests:
+                tests.append(test)
+
+    def saw_answer(self, exchange: Exchange, operation_id: str) -> None:
+        kinds = self.answers.setdefault(operation_id, {})
+        for kind in answer_kinds(exchange):
+            kinds[kind] = kinds.get(kind, 0) + 1
 
     def record_client(self, client: str, version: str | None, call: str, operation: str | None, outcome: str,
                       why: str = "", exchange: Exchange | None = None, rule: str | None = None) -> None:
@@ -112,12 +156,21 @@ class ResultCollector:
             "evaluated": [[r, o, t] for (r, o), t in self.evaluated.items()],
             "findings": self.findings,
             "not_applicable": [[r, o, why] for (r, o), why in self.not_applicable.items()],
-            "skipped": [[r, o, why] for (r, o), why in self.skipped.items()],
+            "not_judged": [[r, o, why] for (r, o), why in self.not_judged.items()],
             "exchanges": self.exchanges,
             "errors": self.errors,
             "notes": self.notes,
             "discovered": self.discovered,
             "clients": self.clients,
+            "plan": [[r, o, t] for (r, o), t in self.plan.items()],
+            "offered": self.offered,
+            "kind_rules": sorted(self.kind_rules),
+            "ran": sorted(self.ran),
+            "deselected": sorted(self.deselected),
+            "crashed": self.crashed,
+            "answers": self.answers,
+            "unserved": self.unserved,
+            "stopped": self.stopped,
         }
 
     def merge_json(self, data: dict[str, Any]) -> None:
@@ -127,10 +180,24 @@ class ResultCollector:
         self.findings.extend(data.get("findings", []))
         for r, o, why in data.get("not_applicable", []):
             self.mark_not_applicable(r, o, why)
-        for r, o, why in data.get("skipped", []):
-            self.mark_skipped(r, o, why)
+        for r, o, why in data.get("not_judged", []):
+            self.mark_not_judged(r, o, why)
         self.exchanges.update(data.get("exchanges", {}))
-        self.errors.extend(data.get("errors", []))
+        self.errors.extend(e for e in data.get("errors", []) if e not in self.errors)
+        for r, o, tests in data.get("plan", []):
+            for t in tests:
+                self.plan_test(t, o, [r])
+        self.offered = self.offered or list(data.get("offered", []))
+        self.kind_rules.update(data.get("kind_rules", []))
+        self.ran.update(data.get("ran", []))
+        self.deselected.update(data.get("deselected", []))
+        self.crashed.update(data.get("crashed", {}))
+        for op, kinds in (data.get("answers") or {}).items():
+            mine = self.answers.setdefault(op, {})
+            for kind, n in kinds.items():
+                mine[kind] = mine.get(kind, 0) + int(n)
+        self.unserved.update(data.get("unserved") or {})
+        self.stopped = self.stopped or data.get("stopped")
         self.clients.update(data.get("clients") or {})
         self.notes.extend(data.get("notes", []))
         for key, value in (data.get("discovered") or {}).items():
@@ -145,70 +212,6 @@ class ResultCollector:
     def dump(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(self.to_json()), encoding="utf-8")
-
-    # -- results ------------------------------------------------------------------------------
-    def rule_results(self) -> list[RuleResult]:
-        from conformance.rules.catalogue import get_rule
-
-        by_key: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        for f in self.findings:
-            by_key.setdefault((f["rule"], f["operation"]), []).append(f)
-        keys = set(self.evaluated) | set(self.not_applicable) | set(self.skipped) | set(by_key)
-        out: list[RuleResult] = []
-        for rule_id, op in sorted(keys):
-            rule = get_rule(rule_id)
-            fs = by_key.get((rule_id, op), [])
-            levels = {f["level"] for f in fs if not f.get("waived")}
-            if Level.VIOLATION.value in levels:
-                outcome = "violation"
-            elif any(f.get("waived") for f in fs):
-                outcome = "waived"
-            elif Level.WARNING.value in levels:
-                outcome = "warning"
-            elif (rule_id, op) in self.evaluated:
-                outcome = "pass"
-            elif (rule_id, op) in self.not_applicable:
-                outcome = "not_applicable"
-            else:
-                outcome = "skipped"
-            reason = self.not_applicable.get((rule_id, op)) or self.skipped.get((rule_id, op)) or ""
-            if outcome == "pass" and (rule_id, op) in self.skipped and not fs:
-                # Some tests of this pair ran and passed, others were skipped: it still passed.
-                reason = ""
-            out.append(
-                RuleResult(
-                    rule_id=rule_id,
-                    operation_id=op,
-                    outcome=outcome,
-                    family=rule.family if rule else "",
-                    level=rule.level.value if rule else "",
-                    findings=fs,
-                    tests=sorted(self.evaluated.get((rule_id, op), [])),
-                    reason=reason,
-                )
-            )
-        return out
-
-    def build(self, summary: Summary, capabilities: dict[str, Any] | None = None) -> RunResults:
-        results = self.rule_results()
-        summary.counts = count_outcomes(results)
-        summary.errors = list(self.errors)
-        if self.notes:
-            shown = sorted(set(self.notes))[:MAX_NOTES]
-            summary.notes = [*summary.notes, f"{len(self.notes)} case(s) dropped as suite notes (never judged "
-                             "against the target):", *shown]
-            if len(set(self.notes)) > len(shown):
-                summary.notes.append(f"... and {len(set(self.notes)) - len(shown)} more")
-        if summary.counts.get("violation"):
-            summary.verdict = "not conformant"
-        elif summary.counts.get("pass") or summary.counts.get("warning") or summary.counts.get("waived"):
-            summary.verdict = "conformant"
-        else:
-            summary.verdict = "incomplete"
-        if self.errors and summary.verdict == "conformant":
-            summary.verdict = "incomplete"
-        return RunResults(summary=summary, results=results, capabilities=capabilities or {}, exchanges=self.exchanges,
-                          clients=[self.clients[k] for k in sorted(self.clients)])
 
 
 def now_iso() -> str:

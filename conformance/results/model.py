@@ -9,10 +9,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-FORMAT_VERSION = 1
+#: 2: outcome `skipped` became `not_judged` (always with a reason), verdict `partial` was added, and
+#: every rule that applies appears for every offered operation. Readers refuse version 1 files.
+FORMAT_VERSION = 2
 
-#: Outcomes of one rule on one operation, worst first.
-OUTCOMES = ("violation", "waived", "warning", "pass", "not_applicable", "skipped")
+#: Outcomes of one rule on one operation, worst first. `not_judged`: it applies, but the run did not
+#: judge it (reason says why); `not_applicable`: it does not apply to this target (reason says why).
+OUTCOMES = ("violation", "waived", "warning", "pass", "not_judged", "not_applicable")
 
 
 @dataclass
@@ -24,7 +27,7 @@ class RuleResult:
     level: str = ""  # the rule's level in the run's profile (violation/warning)
     findings: list[dict[str, Any]] = field(default_factory=list)  # Finding.to_dict() + "exchange" ref
     tests: list[str] = field(default_factory=list)  # pytest node ids that judged it
-    reason: str = ""  # for skipped / not_applicable / waived
+    reason: str = ""  # for not_judged / not_applicable, or the waiver's reason for waived
 
 
 @dataclass
@@ -43,7 +46,7 @@ class Target:
 
 @dataclass
 class Summary:
-    verdict: str  # "conformant" | "not conformant" | "incomplete"
+    verdict: str  # "conformant" | "not conformant" | "partial" | "incomplete" (conformance.results.verdict)
     counts: dict[str, int]
     target: Target
     spec_file: str
@@ -63,6 +66,12 @@ class Summary:
     #: Things a reader should know that are neither findings nor errors (e.g. recorded traffic of an
     #: api-version we do not vendor, validated against the nearest one; unreadable entries).
     notes: list[str] = field(default_factory=list)
+    #: Why the run stopped early ("SIGINT", "SIGTERM", "max duration of 1800 s reached"), else None.
+    interrupted: str | None = None
+    #: What the user's selection left out (tests deselected by -k / -m): the run is `partial`.
+    deselected: list[str] = field(default_factory=list)
+    #: What was not judged, grouped: "getChatCompletions: 11 rules (no successful streamed answer ...)".
+    not_judged: list[str] = field(default_factory=list)
 
 
 @dataclass

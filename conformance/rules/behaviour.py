@@ -318,6 +318,30 @@ def api_version_supported(ex: Exchange, *, version: str) -> Iterator[Finding]:
 
 
 @rule(
+    "OPERATION-SERVED",
+    "transport",
+    "Every operation the target claims (target file `operations`) is served: its valid baseline request, "
+    "with a valid credential, is not answered 404. A claim by glob only (`*`) makes a 404 a warning.",
+    "spec paths (the operation's route under the endpoint); REST reference: each listed operation is part of "
+    "the API a deployment exposes",
+    scope="behaviour",
+)
+def operation_served(ex: Exchange, *, claimed_by_name: bool) -> Iterator[Finding]:
+    """A 404 to a valid request: the operation is not served (the one finding; its other rules are not
+    judged). A violation when the target file names the operation, a warning when only a glob covers it."""
+    if ex.response is None or ex.response.status != 404:
+        return
+    fields = error_fields(ex.response.json)
+    code = f" (code {fields['code']})" if fields.get("code") else ""
+    claim = "the target file names it in `operations`" if claimed_by_name else (
+        "only a glob of the target file's `operations` covers it: list the operations the target serves")
+    yield _finding(
+        ex, f"a valid request to {ex.operation_id} was answered 404{code}: the operation is not served; {claim}",
+        level=Level.VIOLATION if claimed_by_name else Level.WARNING,
+    )
+
+
+@rule(
     "ROUTE-NOT-FOUND",
     "errors",
     "An unknown route answers 404 with a JSON error body.",

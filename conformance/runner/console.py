@@ -70,7 +70,6 @@ def rule_line(rule: str, operation: str, message: str) -> str:
 def tail_lines(results: Any, written: dict[str, Any] | None = None) -> list[str]:
     """The end of the console: failing rules with counts, reports, cost, and the verdict last."""
     s = results.summary
-    c = s.counts
     lines: list[str] = []
     failing: dict[str, list[Any]] = {}
     for r in results.results:
@@ -88,16 +87,28 @@ def tail_lines(results: Any, written: dict[str, Any] | None = None) -> list[str]
         lines.append(f"incomplete: {one_line(error, 300)}")
     if len(s.errors) > 5:
         lines.append(f"incomplete: … and {len(s.errors) - 5} more (see the report)")
+    if getattr(s, "interrupted", None):
+        lines.append(f"interrupted: {one_line(s.interrupted, 300)}")
+    for line in [*getattr(s, "deselected", []), *getattr(s, "not_judged", [])][:12]:
+        lines.append(f"not judged: {one_line(line, 300)}")
     for stale in s.stale_waivers:
-        lines.append(f"stale waiver: {one_line(stale, 200)}")
+        until = f", expired {stale.get('expires')}" if stale.get("kind") == "expired" else ""
+        lines.append(one_line(f"stale waiver ({stale.get('kind')}{until}): {stale.get('rule')} on "
+                              f"{stale.get('operation')}: {stale.get('reason')}", 200))
     if written:
         lines.append("reports: " + " · ".join(str(p) for p in written.values()))
     lines.append(f"requests {s.requests}, retries {s.retries}, tokens {s.tokens.get('total', 0)}, "
                  f"{s.duration_s:.1f} s, seed {s.seed} (reproduce with --seed {s.seed})")
-    lines.append(f"{s.verdict.upper()} ({s.target.profile} profile): {c.get('violation', 0)} violations, "
-                 f"{c.get('warning', 0)} warnings, {c.get('pass', 0)} passes, {c.get('not_applicable', 0)} not "
-                 f"applicable, {c.get('skipped', 0)} skipped, {c.get('waived', 0)} waived")
+    lines.append(verdict_line(s))
     return lines
+
+
+def verdict_line(s: Any) -> str:
+    """The console's last word: verdict, counts and the exit code the process ends with."""
+    c = s.counts
+    return (f"{s.verdict.upper()} ({s.target.profile} profile): {c.get('violation', 0)} violations, "
+            f"{c.get('warning', 0)} warnings, {c.get('pass', 0)} passes, {c.get('not_judged', 0)} not judged, "
+            f"{c.get('not_applicable', 0)} not applicable, {c.get('waived', 0)} waived -> exit {s.exit_code}")
 
 
 def _findings(rows: list[Any]) -> int:
@@ -157,6 +168,7 @@ class ConsolePlugin:
         lines = tail_lines(state["results"], written)
         for line in lines[:-1]:
             write_own_line(tr, line)
-        conformant = state["results"].summary.verdict == "conformant"
-        tr.write_line(lines[-1], bold=True, **({"green": True} if conformant else {"red": True}))
+        s = state["results"].summary
+        colour = {"green": True} if s.verdict == "conformant" else {"red": True} if s.exit_code else {"yellow": True}
+        tr.write_line(lines[-1], bold=True, **colour)
         return result

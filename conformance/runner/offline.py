@@ -22,6 +22,9 @@ import conformance
 from conformance.constants import APIS, PROFILES
 from conformance.results import RunResults, Summary, Target
 from conformance.results.collect import ResultCollector, now_iso
+from conformance.results.pipeline import conclude
+from conformance.results.verdict import RunEnd
+from conformance.results.waivers import Acceptance
 from conformance.rules._model import Finding, Level, RuleContext
 from conformance.rules.judge import applicable_rules, judge_exchange
 from conformance.rules.profiles import apply_profile
@@ -63,6 +66,7 @@ class _Run:
     tokens: Counter[str] = field(default_factory=Counter)
     exchanges: int = 0
     judged: int = 0
+    unanswered: int = 0
 
 
 def validate_traffic(
@@ -86,7 +90,7 @@ def validate_traffic(
         raise TrafficUsageError(f"unknown profile {profile!r} (choose from {', '.join(PROFILES)})")
     if api is not None and api_version is not None:
         _check_version(api, api_version)
-    loaded_waivers = _load_waivers(waivers) if waivers else None
+    acceptance = Acceptance.build(_load_waivers(waivers)) if waivers else None
 
     collector = ResultCollector(prefix="t")
     errors: list[TrafficError] = []
@@ -94,20 +98,16 @@ def validate_traffic(
     for ex in read_traffic(paths, errors):
         _judge_one(run, collector, ex, api or detect_api(ex), api_version, profile)
 
-    results = collector.build(_summary(run, api, profile, started, time.monotonic() - t0, len(_traffic_files(paths))))
-    if loaded_waivers is not None:
-        from conformance.results.waivers import apply_waivers
-
-        results = apply_waivers(results, loaded_waivers, today=date.today())
-    from conformance.results.verdict import finalize
-
-    finalize(results)
-    code = results.summary.exit_code
-    if run.judged == 0:
-        code = results.summary.exit_code = 2  # nothing could be judged: an input problem, not a verdict
-    results.capabilities.setdefault("traffic", _traffic_info(run, errors))
+    summary = _summary(run, api, profile, started, time.monotonic() - t0, len(_traffic_files(paths)))
+    if run.unanswered:
+        summary.notes.append(f"{run.unanswered} recorded exchange(s) had no response (a transport failure when "
+                             "they were recorded); they were not judged")
+    # Nothing judged at all is an input problem (exit 2), not a verdict on a target.
+    end = RunEnd(errors=list(collector.errors), unusable_input=run.judged == 0)
+    results = conclude(collector, summary, acceptance=acceptance, end=end,
+                       capabilities={"traffic": _traffic_info(run, errors)})
     write_all(results, run, errors, Path(report_dir))
-    return results, code
+    return results, results.summary.exit_code
 
 
 def _judge_one(run: _Run, collector: ResultCollector, ex: Exchange, api: str, forced_version: str | None,
@@ -128,7 +128,7 @@ def _judge_one(run: _Run, collector: ResultCollector, ex: Exchange, api: str, fo
         return
     if ex.response is None:
         reason = f"no response recorded ({ex.error or 'unknown reason'})"
-        collector.mark_skipped(ALL_RULES, op, reason)
+        run.unanswered += 1
         run.rows.append(_Row(ex.source, op, ALL_RULES, skipped=reason))
         return
     if recorded and recorded != spec.version:
@@ -136,6 +136,7 @@ def _judge_one(run: _Run, collector: ResultCollector, ex: Exchange, api: str, fo
     ctx = RuleContext(spec=spec, api=api, api_version=spec.version, target=None)
     findings = apply_profile(judge_exchange(ctx, ex), profile, api)
     collector.add_findings(findings, test=ex.source)
+    collector.saw_answer(ex, op)
     rules = applicable_rules(ctx, ex)
     for rule_id in rules:
         collector.mark_evaluated(rule_id, op, ex.source)
@@ -195,12 +196,11 @@ def nearest_version(recorded: str, versions: list[str]) -> str:
 
 
 def _load_waivers(path: Path) -> Any:
+    from conformance.results.waivers import load_waivers
+    from conformance.rules.catalogue import all_rules
+
     try:
-        from conformance.results.waivers import load_waivers
-    except ImportError:  # the waivers module is optional; without it, waivers cannot be honoured
-        raise TrafficUsageError("this installation cannot apply waivers (conformance.results.waivers missing)") from None
-    try:
-        return load_waivers(path)
+        return load_waivers(path, known_rules=[r.id for r in all_rules()])
     except ValueError as exc:
         raise TrafficUsageError(str(exc)) from exc
 
@@ -326,8 +326,9 @@ def write_junit(results: RunResults, rows: list[_Row], errors: list[TrafficError
             ET.SubElement(case, "skipped", message=safe(row.skipped, 1000))
             counts["skipped"] += 1
         elif violations and (row.rule, row.operation) in waived:
-            ET.SubElement(case, "skipped", message=safe(f"waived: {waived[(row.rule, row.operation)]}", 1000))
-            counts["skipped"] += 1
+            # Accepted by a waiver or the baseline: the testcase passes and says why.
+            props = ET.SubElement(case, "properties")
+            ET.SubElement(props, "property", name="waived", value=safe(waived[(row.rule, row.operation)], 1000))
         elif violations:
             failure = ET.SubElement(case, "failure", message=safe(violations[0].message, 1000), type=row.rule)
             failure.text = safe(_render_some(violations))

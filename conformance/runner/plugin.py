@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from conformance.results.collect import ResultCollector, now_iso
+from conformance.runner.console import verdict_line
 from conformance.runner.options import pytest_value as option
 
 #: The packaged suite, as a directory and as the name `pytest --pyargs` takes.
@@ -91,6 +92,9 @@ def _report_dir(config: pytest.Config) -> Path | None:
 def _cli_options(config: pytest.Config) -> dict[str, Any]:
     names = ["endpoint", "api", "api-version", "profile", "depth", "report-dir", "auth", "api-key", "insecure"]
     out = {n.replace("-", "_"): option(config, n) for n in names}
+    max_duration = option(config, "max-duration")
+    if max_duration is not None:
+        out["limits"] = {"max_duration": max_duration}
     return {k: v for k, v in out.items() if v is not None}
 
 
@@ -144,6 +148,8 @@ def start_session(config: pytest.Config) -> None:
         cfg = _config_from_dict(worker["conformance_target"], cli)
     if option(config, "max-requests"):
         cfg.budget.max_requests = int(option(config, "max-requests"))
+    if reference is None:
+        _check_credential(cfg)
 
     try:
         spec = load_spec(cfg.api, cfg.api_version)
@@ -156,7 +162,7 @@ def start_session(config: pytest.Config) -> None:
     cfg.api_version = spec.version
 
     report_dir = Path(cfg.report_dir)
-    report_dir.mkdir(parents=True, exist_ok=True)
+    _check_report_dir(report_dir)
     budget_file = Path(worker["conformance_budget_file"]) if worker else report_dir / ".budget.json"
     if not worker and budget_file.exists():
         budget_file.unlink()
@@ -186,15 +192,11 @@ def start_session(config: pytest.Config) -> None:
 
     collector = ResultCollector(prefix=f"{worker.get('workerid', 'w')}-x" if worker else "x")
     session = SuiteSession(config=cfg, spec=spec, client=client, budget=budget, collector=collector, reference=reference, seed=seed)
-    session.waivers = _load_waivers(config)
-    baseline = option(config, "baseline")
-    if baseline:
-        from conformance.report.json_out import read_results_json
-
-        try:
-            session.baseline = read_results_json(Path(baseline))
-        except (OSError, ValueError) as exc:
-            raise pytest.UsageError(f"conformance: --baseline {baseline}: {exc}") from exc
+    session.acceptance = _acceptance(config)
+    collector.offered = [op for op in spec.operations if session.offers(op)]
+    started_wall = worker.get("conformance_started") if worker else None
+    session.deadline = (started_wall or time.time()) + cfg.limits.max_duration
+    client.deadline = time.monotonic() + (session.deadline - time.time())
     config.stash[SESSION_KEY] = session
     if not worker:
         from conformance.runner.console import ConsolePlugin
@@ -202,27 +204,105 @@ def start_session(config: pytest.Config) -> None:
         config.pluginmanager.register(ConsolePlugin(config, session, lambda: config.stash[STATE_KEY]), "conformance-console")
 
     if not worker:
-        problem = client.probe()
-        if problem:
-            message = f"target unreachable or unauthenticated before any test could run: {problem}"
-            _write_unreachable_report(session, config, message)
-            state["stack"].close()
-            pytest.exit(f"conformance: {message}", returncode=3)
+        _stop_on_sigterm(state)
+        from conformance.runner.progress import WaitWatcher
+
+        WaitWatcher(session, config).start()
+        try:
+            problem = client.probe()
+            if problem:
+                _exit_unreachable(session, config, f"target unreachable or unauthenticated before any test could run: {problem}")
+            from conformance.runner.preflight import all_not_found_hint, preflight
+
+            preflight(session)
+        except KeyboardInterrupt:
+            _exit_interrupted(session, config)
+        hint = all_not_found_hint(session)
+        if hint:
+            _exit_unreachable(session, config, hint)
+    elif worker.get("conformance_unserved"):
+        session.unserved = {op: (why, bool(claimed)) for op, (why, claimed) in worker["conformance_unserved"].items()}
+    session.collector.unserved = {op: [why, claimed] for op, (why, claimed) in session.unserved.items()}
 
 
-def _write_unreachable_report(suite: Any, config: pytest.Config, message: str) -> None:
+def _exit_unreachable(session: Any, config: pytest.Config, message: str) -> None:
+    """Exit 3 (nothing could be judged) after writing a report that says why; the verdict line last."""
+    results = _write_unreachable_report(session, config, message)
+    config.stash[STATE_KEY]["stack"].close()
+    last = f"\n{verdict_line(results.summary)}" if results is not None else ""
+    pytest.exit(f"conformance: {message}{last}", returncode=3)
+
+
+def _exit_interrupted(session: Any, config: pytest.Config) -> None:
+    """Ctrl-C or SIGTERM before the tests started: an incomplete report all the same, exit 1."""
+    from conformance.report import write_reports
+    from conformance.results.verdict import RunEnd
+
+    state = config.stash[STATE_KEY]
+    results = build_results(session, config, RunEnd(interrupted=state.get("signal", "SIGINT"),
+                                                    errors=list(session.collector.errors)))
+    write_reports(results, Path(session.config.report_dir), pytest_html_name=None)
+    state["stack"].close()
+    pytest.exit(f"conformance: interrupted ({results.summary.interrupted}) before the tests started\n"
+                f"{verdict_line(results.summary)}", returncode=results.summary.exit_code)
+
+
+def _check_credential(cfg: Any) -> None:
+    """A user error, said in one line before anything is sent: no key, or Entra ID without its package."""
+    import importlib.util
+
+    schemes = {cfg.auth, *(cfg.auth_schemes or [])}
+    if schemes & {"api-key", "bearer"} and not (cfg.api_key or "").strip():
+        variable = getattr(cfg, "api_key_env", None) or "CONFORMANCE_API_KEY"
+        raise pytest.UsageError(f"conformance: no API key: set the {variable} environment variable (it is empty or unset)")
+    if "entra" in schemes and importlib.util.find_spec("azure.identity") is None:
+        raise pytest.UsageError(
+            "conformance: --auth entra needs the azure-identity package: pip install 'azure-inference-conformance[azure]'"
+        )
+
+
+def _check_report_dir(report_dir: Path) -> None:
+    """The report folder must be a writable directory: a user error (exit 2) otherwise, never a traceback."""
+    try:
+        report_dir.mkdir(parents=True, exist_ok=True)
+        probe = report_dir / ".write-test"
+        probe.write_text("", encoding="utf-8")
+        probe.unlink()
+    except OSError as exc:
+        why = "it is a file" if report_dir.exists() and not report_dir.is_dir() else (exc.strerror or str(exc))
+        raise pytest.UsageError(f"conformance: cannot write reports to {report_dir}: {why}") from None
+
+
+def _stop_on_sigterm(state: dict[str, Any]) -> None:
+    """SIGTERM ends the run like Ctrl-C: the report is written, with verdict incomplete."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        state["signal"] = "SIGTERM"
+        raise KeyboardInterrupt("SIGTERM")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    state["stack"].callback(signal.signal, signal.SIGTERM, previous)
+
+
+def _write_unreachable_report(suite: Any, config: pytest.Config, message: str) -> Any:
     """Exit code 3 still leaves a report that says why nothing was judged."""
     from conformance.report import write_reports
     from conformance.transport.redact import scrub
 
     try:
-        results = build_results(suite, config)
-        results.summary.errors = [scrub(message)]
-        results.summary.verdict = "incomplete"
-        results.summary.exit_code = 3
+        from conformance.results.verdict import RunEnd
+
+        results = build_results(suite, config, RunEnd(errors=[scrub(message)], unreachable=True))
         write_reports(results, Path(suite.config.report_dir), pytest_html_name=None)
+        return results
     except Exception as exc:  # the exit code and message matter more than the file
         print(f"conformance: could not write the report: {type(exc).__name__}: {exc}")
+        return None
 
 
 def _config_from_dict(data: dict[str, Any], cli: dict[str, Any]) -> Any:
@@ -232,16 +312,26 @@ def _config_from_dict(data: dict[str, Any], cli: dict[str, Any]) -> Any:
     return resolve_config(cli, None, os.environ, file_data={k: v for k, v in data.items() if k != "api_key"})
 
 
-def _load_waivers(config: pytest.Config) -> list[Any]:
-    path = option(config, "waivers")
-    if not path:
-        return []
-    from conformance.results.waivers import load_waivers
+def _acceptance(config: pytest.Config) -> Any:
+    """Waivers and baseline, read strictly (a malformed file or an unknown rule id is a usage error)."""
+    from conformance.report.json_out import read_results_json
+    from conformance.results.waivers import Acceptance, load_waivers
+    from conformance.rules.catalogue import all_rules
 
-    try:
-        return load_waivers(Path(path))
-    except (OSError, ValueError) as exc:
-        raise pytest.UsageError(f"conformance: --waivers {path}: {exc}") from exc
+    waivers, baseline = [], None
+    path = option(config, "waivers")
+    if path:
+        try:
+            waivers = load_waivers(Path(path), known_rules=[r.id for r in all_rules()])
+        except (OSError, ValueError) as exc:
+            raise pytest.UsageError(f"conformance: --waivers: {exc}") from None
+    path = option(config, "baseline")
+    if path:
+        try:
+            baseline = read_results_json(Path(path))
+        except (OSError, ValueError) as exc:
+            raise pytest.UsageError(f"conformance: --baseline: {exc}") from None
+    return Acceptance.build(waivers, baseline)
 
 
 def get_session(config: pytest.Config) -> Any:
@@ -258,6 +348,8 @@ def pytest_configure_node(node: Any) -> None:
     node.workerinput["conformance_api_key"] = session.config.api_key
     node.workerinput["conformance_budget_file"] = str(session.budget.state_file)
     node.workerinput["conformance_seed"] = session.seed
+    node.workerinput["conformance_started"] = session.deadline - session.config.limits.max_duration if session.deadline else None
+    node.workerinput["conformance_unserved"] = {op: list(v) for op, v in session.unserved.items()}
     if session.reference is not None:
         node.workerinput["conformance_target"] = session.reference.target(session.config.api, session.config.api_version)
 
@@ -342,9 +434,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             part.unlink()
         with contextlib.suppress(OSError):
             parts.rmdir()
-    results = build_results(suite, config)
-    if results is None:
-        return
+    results = build_results(suite, config, _run_end(suite, config, exitstatus))
     from conformance.report import write_reports
 
     html = config.getoption("htmlpath", default=None)
@@ -352,13 +442,25 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     written = write_reports(results, report_dir, pytest_html_name=pytest_html)
     config.stash[STATE_KEY]["written"] = written
     config.stash[STATE_KEY]["results"] = results
-    # The verdict decides the exit code: waivers/baselines may accept violations, and a test skipped
-    # after the target went unresponsive may still have recorded one.
-    if exitstatus in (0, 1):
-        session.exitstatus = 1 if results.summary.counts.get("violation") or results.summary.errors else 0
+    # The results pipeline decided the exit code; pytest's own (tests failed, interrupted) gives way,
+    # except for its usage and internal errors.
+    if int(exitstatus) in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.INTERRUPTED):
+        session.exitstatus = results.summary.exit_code
 
 
-def build_results(suite: Any, config: pytest.Config) -> Any:
+def _run_end(suite: Any, config: pytest.Config, exitstatus: int) -> Any:
+    """How the run ended: interrupted (a signal, or the max duration), errors, deselected tests."""
+    from conformance.results.verdict import RunEnd
+
+    c = suite.collector
+    interrupted = c.stopped  # the max duration (pytest then reports an interruption too)
+    if not interrupted and int(exitstatus) == pytest.ExitCode.INTERRUPTED:
+        interrupted = config.stash[STATE_KEY].get("signal", "SIGINT")
+    deselected = [f"{len(c.deselected)} test(s) deselected (-k, -m or test ids)"] if c.deselected else []
+    return RunEnd(interrupted=interrupted, errors=list(c.errors), deselected=deselected)
+
+
+def build_results(suite: Any, config: pytest.Config, end: Any) -> Any:
     from conformance import __version__
     from conformance.results import Summary, Target
 
@@ -407,15 +509,11 @@ def build_results(suite: Any, config: pytest.Config) -> Any:
         elif isinstance(want, list) and isinstance(value, list) and sorted(map(str, want)) != sorted(map(str, value)):
             contradictions.append(f"{name}: claimed {want}, worked {value}")
     capabilities = {"claimed": claimed, "discovered": discovered, "contradictions": contradictions}
-    results = suite.collector.build(summary, capabilities)
-    from conformance.report import finalize
-    from conformance.results.waivers import apply_baseline, apply_waivers
+    from conformance.results.pipeline import conclude
 
-    if suite.waivers:
-        results = apply_waivers(results, suite.waivers)
-    if suite.baseline is not None:
-        results = apply_baseline(results, suite.baseline)
-    return finalize(results, complete=not results.summary.errors)
+    return conclude(suite.collector, summary, acceptance=suite.acceptance, end=end, capabilities=capabilities)
+
+
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

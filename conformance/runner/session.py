@@ -9,6 +9,7 @@ behaviour judges, and at the end fails the test with rendered violations.
 from __future__ import annotations
 
 import fnmatch
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 
 from conformance.results.collect import ResultCollector
+from conformance.results.waivers import Acceptance
 from conformance.rules._model import Finding, Level, RuleContext
 from conformance.rules.profiles import apply_profile
 from conformance.transport.exchange import Exchange
@@ -31,14 +33,27 @@ class SuiteSession:
     reference: Any = None  # ReferenceServer when the embedded reference is the target
     seed: int | None = None
     progress: Any = None
-    waivers: list[Any] = field(default_factory=list)
+    #: Waivers and baseline: which violations the user accepts (conformance.results.waivers).
+    acceptance: Acceptance = field(default_factory=Acceptance)
     #: Consecutive exchanges without a usable answer, overall and per operation; past a few, the
     #: operation (or the whole target) counts as unresponsive and is no longer sent to.
     transport_failures: int = 0
+    #: Seconds those consecutive failures cost: a target whose every request runs into its total
+    #: timeout trips the breaker after `BREAKER_TIMEOUTS` timeouts, whatever the count.
+    failure_seconds: float = 0.0
     op_failures: dict[str, int] = field(default_factory=dict)
     unresponsive: str | None = None
     unresponsive_ops: dict[str, str] = field(default_factory=dict)
-    baseline: Any = None  # RunResults of an earlier run (regression gate)
+    #: Operations whose stream was cut at the limits (never ended): no further stream is sent to them.
+    stream_cut_ops: dict[str, str] = field(default_factory=dict)
+    #: Operations that answered 404 to a valid request before the run: op -> (reason, explicitly claimed).
+    unserved: dict[str, tuple[str, bool]] = field(default_factory=dict)
+    #: Pre-flight exchanges by operation (controller only), reused by the OPERATION-SERVED test.
+    preflight: dict[str, Exchange] = field(default_factory=dict)
+    #: Wall-clock time (time.time()) after which nothing more is sent (limits.max_duration).
+    deadline: float | None = None
+    #: The running test's name, for progress lines ("test_x[getChatCompletions] waiting 20 s ...").
+    current_test: str | None = None
 
     @property
     def api(self) -> str:
@@ -65,6 +80,14 @@ class SuiteSession:
 
     def discover(self, name: str, value: Any) -> None:
         self.discovered[name] = value
+
+    def past_deadline(self) -> str | None:
+        """Why nothing more may be sent (the run's max duration is reached), else None."""
+        if self.deadline is None or time.time() < self.deadline:
+            return None
+        reason = f"max duration of {self.config.limits.max_duration:g} s reached (limits.max_duration, --max-duration)"
+        self.collector.stopped = self.collector.stopped or reason
+        return reason
 
 
 class DroppedCase(Exception):
@@ -109,10 +132,11 @@ class TestJudge:
 
     __test__ = False  # not a pytest test class
 
-    def __init__(self, session: SuiteSession, nodeid: str, operation_id: str | None = None) -> None:
+    def __init__(self, session: SuiteSession, nodeid: str, operation_id: str | None = None, item: Any = None) -> None:
         self.session = session
         self.nodeid = nodeid
         self.operation_id = operation_id
+        self.item = item  # the pytest item: accepted violations are noted in its user_properties (JUnit)
         self.findings: list[Finding] = []
         self.exchanges: list[Exchange] = []
         self._ctx = session.rule_context()
@@ -130,10 +154,16 @@ class TestJudge:
         from conformance.transport.client import BudgetExhausted
 
         op = operation_id or self.operation_id
-        if self.session.unresponsive:
-            self.skip(f"not sent: {self.session.unresponsive}", rules=self._planned_rules)
-        if op in self.session.unresponsive_ops:
-            self.skip(f"not sent: {self.session.unresponsive_ops[op]}", rules=self._planned_rules)
+        s = self.session
+        stopped = s.past_deadline()
+        if stopped:
+            self.skip(f"not sent: {stopped}", rules=self._planned_rules)
+        if s.unresponsive:
+            self.skip(f"not sent: {s.unresponsive}", rules=self._planned_rules)
+        if op in s.unresponsive_ops:
+            self.skip(f"not sent: {s.unresponsive_ops[op]}", rules=self._planned_rules)
+        if op in s.stream_cut_ops and _asks_for_stream(kwargs):
+            self.skip(f"not sent: {s.stream_cut_ops[op]}", rules=self._planned_rules)
         try:
             ex = self.session.client.request(method, path, operation_id=op, purpose=purpose, **kwargs)
         except BudgetExhausted:
@@ -154,38 +184,17 @@ class TestJudge:
         return ex
 
     def _track_transport(self, ex: Exchange) -> None:
-        failed = ex.response is None or (ex.error is not None and ex.response.stream is None)
-        # A 429 that outlived every retry is no answer either: a target throttling everything would
-        # otherwise cost (tests x retries x Retry-After).
-        throttled = ex.response is not None and ex.response.status == 429
-        op = ex.operation_id or "(none)"
-        s = self.session
-        if not (failed or throttled):
-            s.transport_failures = 0
-            s.op_failures[op] = 0
-            return
-        s.transport_failures += 1
-        s.op_failures[op] = s.op_failures.get(op, 0) + 1
-        last = ex.error if failed else "429 Too Many Requests after every retry"
-        limit = self.MAX_CONSECUTIVE_TRANSPORT_FAILURES
-        if s.op_failures[op] >= limit and op not in s.unresponsive_ops:
-            s.unresponsive_ops[op] = (
-                f"{op} gave no usable answer to {s.op_failures[op]} requests in a row (last: {last}); "
-                "its remaining requests were not sent"
-            )
-            s.collector.errors.append(s.unresponsive_ops[op])
-        if s.transport_failures >= 2 * limit and not s.unresponsive:
-            s.unresponsive = (
-                f"the target gave no usable answer to {s.transport_failures} requests in a row "
-                f"(last: {last}); the remaining requests were not sent"
-            )
-            # Nothing after this point is judged: the run is incomplete, whatever passed before.
-            s.collector.errors.append(s.unresponsive)
+        track_transport(self.session, ex)
 
     #: After this many consecutive requests of one operation without a usable answer, that operation
     #: is no longer sent to (twice as many across operations: the whole target). A dripping or silent
     #: server would otherwise cost (number of tests x total timeout).
     MAX_CONSECUTIVE_TRANSPORT_FAILURES = 3
+
+    def adopt(self, ex: Exchange) -> None:
+        """Judge an exchange sent before this test (the pre-flight's) as if this test had sent it."""
+        self.exchanges.append(ex)
+        self._judge_exchange(ex)
 
     def send_planned(self, planned: Any, **kwargs: Any) -> Exchange:
         kw: dict[str, Any] = {}
@@ -204,6 +213,7 @@ class TestJudge:
         found = judge_exchange(self._ctx, ex)
         apply_profile(found, self.session.config.profile, self.session.api)
         op = ex.operation_id or self.operation_id or "(none)"
+        self.session.collector.saw_answer(ex, op)
         for rule_id in applicable_rules(self._ctx, ex):
             self.session.collector.mark_evaluated(rule_id, op, self.nodeid)
         for f in found:
@@ -238,9 +248,10 @@ class TestJudge:
         pytest.skip(f"not applicable: {reason}")
 
     def skip(self, reason: str, rules: Iterable[str] = (), operation_id: str | None = None) -> None:
+        """The test stops without judging `rules`: they are reported as not judged, with `reason`."""
         op = operation_id or self.operation_id or "(none)"
         for r in rules:
-            self.session.collector.mark_skipped(r, op, reason)
+            self.session.collector.mark_not_judged(r, op, reason)
         self.finish(raise_on_violation=False)
         pytest.skip(reason)
 
@@ -260,7 +271,7 @@ class TestJudge:
         if self._finished:
             return
         self._finished = True
-        self._apply_waivers()
+        self._accept()
         self.session.collector.add_findings(self.findings, self.nodeid)
         violations = [f for f in self.findings if f.level == Level.VIOLATION and not f.waived]
         if violations and raise_on_violation:
@@ -272,18 +283,92 @@ class TestJudge:
                 text += f"\n\n… and {len(violations) - len(shown)} more violation(s) (see the report)"
             pytest.fail(scrub(f"{len(violations)} violation(s):\n\n{text}"), pytrace=False)
 
-    def _apply_waivers(self) -> None:
-        """A live waiver accepts a violation (shown as waived everywhere, never hidden)."""
-        import datetime
-
-        today = datetime.date.today()
+    def _accept(self) -> None:
+        """Waivers and the baseline accept violations (shown as waived everywhere, never hidden): the
+        test then passes, and JUnit carries why (a `waived` property on the testcase)."""
+        acceptance = self.session.acceptance
+        if not acceptance:
+            return
+        accepted = []
         for f in self.findings:
-            if f.level != Level.VIOLATION:
-                continue
-            for w in self.session.waivers:
-                if w.matches(f.rule_id, f.operation_id or "") and not w.expired(today):
-                    f.waived = w.reason
-                    break
+            if f.level == Level.VIOLATION and not f.waived:
+                f.waived = acceptance.reason_for(f.rule_id, f.operation_id or "")
+                if f.waived:
+                    accepted.append(f"{f.rule_id} on {f.operation_id}: {f.waived}")
+        if accepted and self.item is not None:
+            for text in dict.fromkeys(accepted):
+                self.item.user_properties.append(("waived", text))
 
     def warnings(self) -> list[Finding]:
         return [f for f in self.findings if f.level == Level.WARNING]
+
+
+#: See TestJudge.MAX_CONSECUTIVE_TRANSPORT_FAILURES; the target-wide breaker also trips once the
+#: consecutive failures have cost this many total timeouts (a server that drips every answer).
+BREAKER_TIMEOUTS = 3
+#: Stream cut reasons that mean "the target never ended its stream" (not a framing problem).
+_STREAM_LIMIT_CUTS = ("timeout", "stalled", "max_events", "max_bytes")
+
+
+def _asks_for_stream(kwargs: dict[str, Any]) -> bool:
+    """Whether a request body asks for a stream (`"stream": true`, as a dict or encoded JSON)."""
+    body = kwargs.get("json")
+    if isinstance(body, dict):
+        return body.get("stream") is True
+    content = kwargs.get("content")
+    return isinstance(content, bytes | bytearray) and b'"stream": true' in content
+
+
+def stream_cut_at_limits(ex: Exchange) -> str | None:
+    """The limit a streamed answer ran into (it never ended by itself), else None."""
+    stream = ex.response.stream if ex.response is not None else None
+    reason = stream.cut_reason if stream is not None else None
+    if reason and reason.split(":")[0].strip() in _STREAM_LIMIT_CUTS:
+        return reason
+    return None
+
+
+def track_transport(s: SuiteSession, ex: Exchange) -> None:
+    """The unresponsive-target breakers: per operation, for the whole target, and for endless streams.
+
+    A request without a usable answer, a 429 that outlived every retry, and a stream cut at its
+    limits all count as failures. After one cut stream an operation gets no further streamed
+    request (a target that never ends its streams costs one stream limit per operation, not one
+    per test); after `limit` failures in a row an operation is no longer sent to; after 2 x `limit`
+    in a row, or `BREAKER_TIMEOUTS` total timeouts' worth of seconds, the whole target is not.
+    """
+    failed = ex.response is None or (ex.error is not None and ex.response.stream is None)
+    # A 429 that outlived every retry is no answer either: a target throttling everything would
+    # otherwise cost (tests x retries x Retry-After).
+    throttled = ex.response is not None and ex.response.status == 429
+    cut = stream_cut_at_limits(ex)
+    op = ex.operation_id or "(none)"
+    if cut and op not in s.stream_cut_ops:
+        s.stream_cut_ops[op] = (
+            f"a streamed answer of {op} never ended (cut at the limit: {cut}); no further stream was requested"
+        )
+        s.collector.errors.append(s.stream_cut_ops[op])
+    if not (failed or throttled or cut):
+        s.transport_failures = 0
+        s.failure_seconds = 0.0
+        s.op_failures[op] = 0
+        return
+    s.transport_failures += 1
+    s.failure_seconds += max(0.0, time.monotonic() - ex.started) if ex.started else 0.0
+    s.op_failures[op] = s.op_failures.get(op, 0) + 1
+    last = ex.error if failed else (f"stream cut: {cut}" if cut else "429 Too Many Requests after every retry")
+    limit = TestJudge.MAX_CONSECUTIVE_TRANSPORT_FAILURES
+    if s.op_failures[op] >= limit and op not in s.unresponsive_ops:
+        s.unresponsive_ops[op] = (
+            f"{op} gave no usable answer to {s.op_failures[op]} requests in a row (last: {last}); "
+            "its remaining requests were not sent"
+        )
+        s.collector.errors.append(s.unresponsive_ops[op])
+    too_slow = s.failure_seconds >= BREAKER_TIMEOUTS * s.config.limits.total_timeout
+    if (s.transport_failures >= 2 * limit or too_slow) and not s.unresponsive:
+        s.unresponsive = (
+            f"the target gave no usable answer to {s.transport_failures} requests in a row "
+            f"({s.failure_seconds:.0f} s; last: {last}); the remaining requests were not sent"
+        )
+        # Nothing after this point is judged: the run is incomplete, whatever passed before.
+        s.collector.errors.append(s.unresponsive)

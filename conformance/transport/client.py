@@ -111,6 +111,10 @@ class TargetClient:
         self.recorder = recorder
         self.budget = budget
         self.stats = ClientStats()
+        #: time.monotonic() at which the whole run ends (limits.max_duration): no request outlives it.
+        self.deadline: float | None = None
+        #: The request waiting for an answer now (started monotonic, method, URL), for progress lines.
+        self.in_flight: tuple[float, str, str] | None = None
         self._endpoint = config.endpoint.rstrip("/")
         self._default_api_version = default_api_version
         self._entra_token: tuple[str, float] | None = None
@@ -362,7 +366,8 @@ class TargetClient:
     ) -> Exchange:
         limits = self.config.limits
         started = time.monotonic()
-        watchdog = _Watchdog(started + limits.total_timeout)
+        ends = started + limits.total_timeout
+        watchdog = _Watchdog(min(ends, self.deadline) if self.deadline is not None else ends)
         try:
             request = httpx.Request(
                 method, url, headers=headers, content=body, extensions={"trace": watchdog.trace}
@@ -380,6 +385,7 @@ class TargetClient:
             recorded_request.json = parse_json_body(recorded_request.body or b"")[0]
         exchange = Exchange(request=recorded_request, started=started)
         watchdog.start()
+        self.in_flight = (started, method, recorded_request.url)
         response: httpx.Response | None = None
         try:
             try:
@@ -403,6 +409,7 @@ class TargetClient:
             return exchange
         finally:
             watchdog.stop()
+            self.in_flight = None
             if response is not None:
                 response.close()
         exchange.response = self._record_response(response, raw, transcript, truncated, presented, exchange)
@@ -422,7 +429,8 @@ class TargetClient:
         cut: str | None = None
         parser = SSEParser(max_events=limits.max_stream_events, max_bytes=cap) if is_stream else None
         if parser is not None:
-            watchdog.to_stream(time.monotonic() + limits.max_stream_seconds, limits.stream_idle_timeout)
+            ends = time.monotonic() + limits.max_stream_seconds
+            watchdog.to_stream(min(ends, self.deadline) if self.deadline is not None else ends, limits.stream_idle_timeout)
         inflater = Inflater.for_encoding(response.headers.get("content-encoding", ""))
         try:
             for raw in response.iter_raw():  # as received: no re-chunking delay for streams

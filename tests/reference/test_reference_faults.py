@@ -130,6 +130,9 @@ CHECKS: dict[str, Callable[[Probe], bool]] = {
         == 3
     ),
     "truncated-body": lambda p: _incomplete(lambda: p.http.get("/models/info", params={"api-version": V})),
+    "image-embeddings-not-served": lambda p: p.http.post(
+        "/models/images/embeddings", params={"api-version": V}, json={"input": [{"image": "data:image/png;base64,AA=="}]}
+    ).status_code == 404,
     "body-invalid-json": lambda p: (
         lambda r: r.status_code == 200 and r.headers["content-type"] == "application/json" and _not_json(r.text)
     )(p.chat()),

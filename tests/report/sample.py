@@ -192,10 +192,10 @@ def sample_results(*, failing: bool = True, secret: str = FAKE_SECRET) -> RunRes
         RuleResult(
             "CHAT-JSON-SCHEMA",
             chat,
-            "skipped",
+            "not_applicable",
             "semantics",
             "violation",
-            reason="depth=quick skips structured output",
+            reason="the target claims json_schema unsupported",
         ),
     ]
     if failing:
@@ -298,9 +298,9 @@ def sample_results(*, failing: bool = True, secret: str = FAKE_SECRET) -> RunRes
         "discovered": {"streaming": True, "tools": False, "image_embeddings": False},
         "contradictions": ["tools: claimed true, but tool_choice=required returned no tool call"],
     }
-    from conformance.results.verdict import finalize
+    from conformance.results.pipeline import summarise
 
-    return finalize(
+    return summarise(
         RunResults(summary=summary, results=results, capabilities=capabilities, exchanges=exchanges)
     )
 

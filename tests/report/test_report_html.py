@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from conformance.report import finalize, render_html, write_reports
+from conformance.report import render_html, write_reports
 from conformance.results import RuleResult, RunResults, Summary, Target
+from conformance.results.pipeline import summarise
 from conformance.transport import redact
 from tests.report.sample import FAKE_SECRET, SCRIPT, sample_results
 
@@ -226,7 +227,7 @@ def test_conformant_and_incomplete_verdicts() -> None:
             0.0,
         )
     )
-    page = render_html(finalize(empty))
+    page = render_html(summarise(empty))
     assert '<div class="big">Incomplete</div>' in page and "embedded reference deployment" in page
     assert "No rule was judged." in page
 
@@ -330,7 +331,7 @@ def test_a_huge_faulted_run_stays_under_the_page_limit() -> None:
             for i in range(100)
         ]
         results.results.append(RuleResult("SCHEMA-RESPONSE", f"op{op}", "violation", "schema", "violation", findings=findings))
-    page = render_html(finalize(results))
+    page = render_html(summarise(results))
     assert len(page.encode("utf-8")) < PAGE_LIMIT
     assert "to keep this page under 5 MB" in page
     assert "characters cut here; the whole text is exchange" in page  # long bodies cut in the middle

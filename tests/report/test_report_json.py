@@ -38,7 +38,7 @@ def test_written_file_matches_the_documented_schema(tmp_path: Path, schema: dict
     data = json.loads(path.read_text(encoding="utf-8"))
     errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(data), key=lambda e: e.json_path)
     assert not errors, [f"{e.json_path}: {e.message}" for e in errors]
-    assert data["format_version"] == 1
+    assert data["format_version"] == 2
 
 
 def test_schema_catches_a_drifted_file(schema: dict) -> None:
@@ -79,14 +79,18 @@ def test_reader_ignores_unknown_fields_and_refuses_other_versions(tmp_path: Path
     path = tmp_path / "r.json"
     path.write_text(json.dumps(data), encoding="utf-8")
     assert read_results_json(path).results[0].rule_id == data["results"][0]["rule_id"]
-    data["format_version"] = 2
+    data["format_version"] = 3
     path.write_text(json.dumps(data), encoding="utf-8")
-    with pytest.raises(ValueError, match="format_version 2, this suite reads 1"):
+    with pytest.raises(ValueError, match="format_version 3, this suite reads 2"):
+        read_results_json(path)
+    data["format_version"] = 1
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ValueError, match="format_version 1 was written by an older suite version"):
         read_results_json(path)
     path.write_text("{not json", encoding="utf-8")
     with pytest.raises(ValueError, match="cannot read results"):
         read_results_json(path)
-    path.write_text('{"format_version": 1, "summary": {"verdict": "x"}}', encoding="utf-8")
+    path.write_text('{"format_version": 2, "summary": {"verdict": "x"}}', encoding="utf-8")
     with pytest.raises(ValueError, match="incomplete results"):
         read_results_json(path)
 

@@ -7,39 +7,38 @@ from pathlib import Path
 
 import pytest
 
-from conformance.report import (
-    Waiver,
-    WaiverError,
-    apply_baseline,
-    apply_waivers,
-    diff_results,
-    finalize,
-    load_waivers,
-    render_diff,
-)
+from conformance.report import Waiver, WaiverError, diff_results, load_waivers, render_diff
 from conformance.results import RuleResult, RunResults, Summary, Target
+from conformance.results.collect import ResultCollector
+from conformance.results.pipeline import conclude
+from conformance.results.verdict import RunEnd
+from conformance.results.waivers import BASELINE_REASON, Acceptance, today_utc
 from tests.report.sample import sample_results
 
 TODAY = date(2025, 6, 2)
 CHAT = "getChatCompletions"
 
 
-def _run(*results: tuple[str, str, str]) -> RunResults:
-    summary = Summary(
-        "", {}, Target("h", "model-inference", "2025-05-01", "azure", "standard"), "", "", "0.1.0", "", 1
-    )
-    rrs = [
-        RuleResult(
-            rule,
-            op,
-            outcome,
-            findings=[{"rule": rule, "level": "violation", "message": f"{rule} broke"}]
-            if outcome == "violation"
-            else [],
-        )
-        for rule, op, outcome in results
-    ]
-    return finalize(RunResults(summary=summary, results=rrs))
+def _summary() -> Summary:
+    return Summary("", {}, Target("h", "model-inference", "2025-05-01", "azure", "standard"), "", "", "0.1.0", "", 1)
+
+
+def _run(*results: tuple[str, str, str], acceptance: Acceptance | None = None, end: RunEnd | None = None) -> RunResults:
+    """Results through the one pipeline, from (rule, operation, outcome) triples."""
+    c = ResultCollector()
+    for rule, op, outcome in results:
+        if outcome in ("violation", "waived", "warning"):
+            level = "warning" if outcome == "warning" else "violation"
+            c.findings.append({"rule": rule, "operation": op, "level": level, "message": f"{rule} broke",
+                               "waived": "earlier" if outcome == "waived" else None})
+            c.mark_evaluated(rule, op)
+        elif outcome == "pass":
+            c.mark_evaluated(rule, op)
+        elif outcome == "not_applicable":
+            c.mark_not_applicable(rule, op, "n/a")
+        else:
+            c.mark_not_judged(rule, op, "budget")
+    return conclude(c, _summary(), acceptance=acceptance, end=end)
 
 
 def _outcome(results: RunResults, rule: str, op: str = CHAT) -> RuleResult:
@@ -49,21 +48,20 @@ def _outcome(results: RunResults, rule: str, op: str = CHAT) -> RuleResult:
 def test_live_waiver_waives_and_the_verdict_follows() -> None:
     run = _run(("STREAM-DONE", CHAT, "violation"), ("BODY-JSON", CHAT, "pass"))
     assert run.summary.verdict == "not conformant" and run.summary.exit_code == 1
-    out = apply_waivers(
-        run, [Waiver("STREAM-DONE", "vendor ticket 12", operation="getChat*", expires=TODAY)], today=TODAY
-    )
+    waiver = Waiver("STREAM-DONE", "vendor ticket 12", operation="getChat*", expires=TODAY)
+    out = _run(("STREAM-DONE", CHAT, "violation"), ("BODY-JSON", CHAT, "pass"),
+               acceptance=Acceptance.build([waiver], today=TODAY))
     r = _outcome(out, "STREAM-DONE")
     assert r.outcome == "waived" and r.reason == "vendor ticket 12"
     assert r.findings[0]["waived"] == "vendor ticket 12"
     assert out.summary.counts["violation"] == 0 and out.summary.counts["waived"] == 1
     assert out.summary.verdict == "conformant" and out.summary.exit_code == 0
-    assert out.summary.stale_waivers == []
-    assert _outcome(run, "STREAM-DONE").outcome == "violation"  # the input is not modified
+    assert out.summary.stale_waivers == []  # it matched: never stale
 
 
 def test_expired_waiver_does_not_apply_and_is_listed() -> None:
-    run = _run(("STREAM-DONE", CHAT, "violation"))
-    out = apply_waivers(run, [Waiver("STREAM-DONE", "was fixed", expires=date(2025, 6, 1))], today=TODAY)
+    acceptance = Acceptance.build([Waiver("STREAM-DONE", "was fixed", expires=date(2025, 6, 1))], today=TODAY)
+    out = _run(("STREAM-DONE", CHAT, "violation"), acceptance=acceptance)
     assert _outcome(out, "STREAM-DONE").outcome == "violation"
     assert out.summary.verdict == "not conformant" and out.summary.exit_code == 1
     assert out.summary.stale_waivers == [
@@ -78,28 +76,30 @@ def test_expired_waiver_does_not_apply_and_is_listed() -> None:
     ]
 
 
-def test_unmatched_waivers_are_stale() -> None:
-    run = _run(("STREAM-DONE", CHAT, "violation"), ("BODY-JSON", CHAT, "pass"))
+def test_unmatched_waivers_are_stale_and_matched_ones_never() -> None:
     waivers = [
         Waiver("BODY-JSON", "passes anyway"),  # matches a pass, not a violation
         Waiver("STREAM-DONE", "other operation", operation="getEmbeddings"),
         Waiver("STREAM-*", "globs are not rule globs"),
+        Waiver("ERROR-SHAPE", "matched five times"),
     ]
-    out = apply_waivers(run, waivers, today=TODAY)
+    out = _run(("STREAM-DONE", CHAT, "violation"), ("BODY-JSON", CHAT, "pass"),
+               *[("ERROR-SHAPE", f"op{i}", "violation") for i in range(5)],
+               acceptance=Acceptance.build(waivers, today=TODAY))
     assert _outcome(out, "STREAM-DONE").outcome == "violation"
     assert [(w["kind"], w["rule"], w["operation"]) for w in out.summary.stale_waivers] == [
         ("unmatched", "BODY-JSON", "*"),
         ("unmatched", "STREAM-DONE", "getEmbeddings"),
         ("unmatched", "STREAM-*", "*"),
     ]
+    assert all(_outcome(out, "ERROR-SHAPE", f"op{i}").reason == "matched five times" for i in range(5))
 
 
-def test_only_violation_findings_are_marked_waived() -> None:
-    run = sample_results()
-    out = apply_waivers(run, [Waiver("SCHEMA-RESPONSE", "r", operation=CHAT)], today=TODAY)
-    r = _outcome(out, "SCHEMA-RESPONSE")
-    assert r.outcome == "waived" and all(f["waived"] == "r" for f in r.findings)
-    assert _outcome(out, "SCHEMA-RESPONSE", "getEmbeddings").findings[0]["waived"] is None  # a note, a pass
+def test_waiver_dates_are_utc() -> None:
+    from datetime import UTC, datetime
+
+    assert today_utc() == datetime.now(UTC).date()
+    assert Acceptance().today == today_utc()
 
 
 def test_load_waivers_reads_dates_and_defaults(tmp_path: Path) -> None:
@@ -135,13 +135,14 @@ def test_load_waivers_reads_dates_and_defaults(tmp_path: Path) -> None:
         ("waivers: {rule: X}\n", '"waivers" must be a list'),
         ("waivers: [\n", "not valid YAML"),
         ("waivers:\n  - just a string\n", "waivers[0]: expected a mapping"),
+        ("waivers:\n  - rule: STREAM-DOEN\n    reason: r\n", "unknown rule 'STREAM-DOEN' (did you mean STREAM-DONE?)"),
     ],
 )
 def test_load_waivers_rejects_bad_files_clearly(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "w.yaml"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(WaiverError, match=None) as info:
-        load_waivers(path)
+        load_waivers(path, known_rules=["STREAM-DONE", "X"])
     assert message in str(info.value) and str(path) in str(info.value)
     assert isinstance(info.value, ValueError)
 
@@ -155,39 +156,51 @@ def test_baseline_gate_fails_only_on_new_violations() -> None:
     baseline = _run(
         ("STREAM-DONE", CHAT, "violation"), ("ERROR-SHAPE", CHAT, "waived"), ("BODY-JSON", CHAT, "pass")
     )
-    current = _run(
+    triples = (
         ("STREAM-DONE", CHAT, "violation"),  # known
         ("ERROR-SHAPE", CHAT, "violation"),  # known (waived then)
         ("BODY-JSON", CHAT, "violation"),  # new
         ("STREAM-DONE", "getEmbeddings", "violation"),  # same rule, new operation: new
     )
-    out = apply_baseline(current, baseline)
+    out = _run(*triples, acceptance=Acceptance.build(baseline=baseline))
     assert _outcome(out, "STREAM-DONE").outcome == "waived"
-    assert _outcome(out, "STREAM-DONE").findings[0]["waived"] == "in baseline"
+    assert _outcome(out, "STREAM-DONE").findings[0]["waived"] == BASELINE_REASON
+    assert _outcome(out, "STREAM-DONE").reason == BASELINE_REASON
     assert _outcome(out, "ERROR-SHAPE").outcome == "waived"
     assert _outcome(out, "BODY-JSON").outcome == "violation"
     assert _outcome(out, "STREAM-DONE", "getEmbeddings").outcome == "violation"
     assert out.summary.counts["violation"] == 2 and out.summary.exit_code == 1
-    only_known = apply_baseline(_run(("STREAM-DONE", CHAT, "violation")), baseline)
+    only_known = _run(("STREAM-DONE", CHAT, "violation"), acceptance=Acceptance.build(baseline=baseline))
     assert only_known.summary.verdict == "conformant" and only_known.summary.exit_code == 0
 
 
-def test_finalize_verdicts() -> None:
-    assert _run().summary.verdict == "incomplete"
-    assert _run(("A", CHAT, "skipped"), ("B", CHAT, "not_applicable")).summary.verdict == "incomplete"
-    assert _run(("A", CHAT, "warning")).summary.verdict == "conformant"
-    cut = finalize(_run(("A", CHAT, "pass")), complete=False)
-    assert cut.summary.verdict == "incomplete" and cut.summary.exit_code == 0
-    crashed = _run(("A", CHAT, "pass"))
-    crashed.summary.exit_code = 3  # an internal error code set by the caller survives
-    assert finalize(crashed).summary.exit_code == 3
-    # Gates keep an "incomplete" verdict: a waiver never turns an interrupted run into "conformant".
-    interrupted_ok = finalize(_run(("B", CHAT, "pass")), complete=False)
-    assert apply_waivers(interrupted_ok, [], today=TODAY).summary.verdict == "incomplete"
-    assert apply_baseline(interrupted_ok, _run()).summary.verdict == "incomplete"
+def test_verdicts_and_exit_codes() -> None:
+    from conformance.results.verdict import DESELECTED
+
+    assert (_run().summary.verdict, _run().summary.exit_code) == ("incomplete", 1)  # nothing judged
+    s = _run(("A", CHAT, "not_judged"), ("B", CHAT, "pass")).summary  # a rule that applies was not judged
+    assert (s.verdict, s.exit_code) == ("incomplete", 1)
+    s = _run(("A", CHAT, "warning"), ("B", CHAT, "not_applicable")).summary
+    assert (s.verdict, s.exit_code) == ("conformant", 0)
+    s = _run(("A", CHAT, "pass"), end=RunEnd(deselected=["3 tests deselected"])).summary
+    assert (s.verdict, s.exit_code, s.deselected) == ("partial", 0, ["3 tests deselected"])
+    c = ResultCollector()
+    c.mark_evaluated("A", CHAT)
+    c.mark_not_judged("B", CHAT, DESELECTED)
+    assert conclude(c, _summary()).summary.verdict == "partial"
+    s = _run(("A", CHAT, "pass"), end=RunEnd(errors=["test_x crashed"])).summary
+    assert (s.verdict, s.exit_code) == ("incomplete", 1)
+    s = _run(("A", CHAT, "violation"), end=RunEnd(errors=["op stopped answering"])).summary
+    assert (s.verdict, s.exit_code) == ("not conformant", 1)
+    # Interrupted (SIGINT, SIGTERM, max duration): incomplete whatever was found, and a waiver never changes that.
+    for triples in ((("A", CHAT, "pass"),), (("A", CHAT, "violation"),)):
+        s = _run(*triples, end=RunEnd(interrupted="SIGTERM")).summary
+        assert (s.verdict, s.exit_code, s.interrupted) == ("incomplete", 1, "SIGTERM")
+    s = _run(("A", CHAT, "pass"), end=RunEnd(unreachable=True)).summary
+    assert (s.verdict, s.exit_code) == ("incomplete", 3)
 
 
-def test_diff_new_fixed_warnings_and_unchecked() -> None:
+def test_diff_new_fixed_accepted_warnings_and_no_longer_judged() -> None:
     old = _run(
         ("A", CHAT, "violation"),
         ("B", CHAT, "pass"),
@@ -195,27 +208,31 @@ def test_diff_new_fixed_warnings_and_unchecked() -> None:
         ("D", CHAT, "violation"),
         ("E", CHAT, "pass"),
         ("F", CHAT, "pass"),
+        ("H", CHAT, "violation"),
     )
     new = _run(
         ("A", CHAT, "pass"),
         ("B", CHAT, "violation"),
         ("C", CHAT, "pass"),
-        ("D", CHAT, "skipped"),
+        ("D", CHAT, "not_judged"),
         ("E", CHAT, "warning"),
         ("G", CHAT, "violation"),
         ("F", CHAT, "pass"),
+        ("H", CHAT, "violation"),
+        acceptance=Acceptance.build([Waiver("H", "ticket 9")]),
     )
     d = diff_results(old, new)
     assert [c.rule for c in d.new_violations] == ["B", "G"]
     assert [c.rule for c in d.fixed] == ["A"]
-    assert [(c.rule, c.new) for c in d.no_longer_checked] == [("D", "skipped")]
+    assert [c.rule for c in d.still_failing] == ["H"]
+    assert [(c.rule, c.new) for c in d.no_longer_judged] == [("D", "not_judged")]
     assert [c.rule for c in d.new_warnings] == ["E"] and [c.rule for c in d.gone_warnings] == ["C"]
-    assert {c.rule for c in d.changed} == {"A", "B", "C", "D", "E", "G"}
     assert d.exit_code == 1
     text = render_diff(d)
     assert "New violations (2):" in text and "+ B on getChatCompletions: pass -> violation" in text
     assert "+ G on getChatCompletions: absent -> violation" in text and "B broke" in text
-    assert "Fixed (1):" in text and "No longer checked (was failing) (1):" in text
+    assert "Fixed (1):" in text and "No longer judged (was failing) (1):" in text
+    assert "Still failing (accepted) (1):" in text
     assert "New warnings (1):" in text and "Gone warnings (1):" in text
     assert text.rstrip().endswith("Result: 2 new violations -> exit 1")
 

@@ -223,3 +223,13 @@ def test_transport_errors_are_findings() -> None:
 def test_behaviour_rules_cite_a_source(rule_id: str) -> None:
     rule = get_rule(rule_id)
     assert rule is not None and rule.source and rule.statement.endswith(".")
+
+
+def test_operation_served() -> None:
+    assert not list(B.operation_served(_ex(200, {}), claimed_by_name=True))
+    assert not list(B.operation_served(_ex(400), claimed_by_name=True))  # served, refused: other rules judge that
+    named = list(B.operation_served(_ex(404, {"error": {"code": "NotFound", "message": "m"}}), claimed_by_name=True))
+    assert ids(named) == ["OPERATION-SERVED"] and named[0].level == Level.VIOLATION
+    assert "answered 404 (code NotFound)" in named[0].message and "getChatCompletions" in named[0].message
+    by_glob = list(B.operation_served(_ex(404, None), claimed_by_name=False))
+    assert ids(by_glob) == ["OPERATION-SERVED"] and by_glob[0].level == Level.WARNING

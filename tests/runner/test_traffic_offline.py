@@ -130,7 +130,7 @@ def test_waivers_turn_violations_into_waived(tmp_path: Path) -> None:
     assert code == 0
     assert [r.outcome for r in results.results if r.rule_id == "CHAT-CREATED"] == ["waived"]
     junit = (tmp_path / "r" / "junit.xml").read_text(encoding="utf-8")
-    assert "waived: known, fix shipping" in junit and "<failure" not in junit
+    assert 'name="waived" value="known, fix shipping"' in junit and "<failure" not in junit
 
 
 def test_input_and_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -63,8 +63,10 @@ def suite(pytestconfig: pytest.Config) -> Any:
 @pytest.fixture
 def judge(request: pytest.FixtureRequest, suite: Any) -> TestJudge:
     op = request.node.callspec.params.get("operation") if hasattr(request.node, "callspec") else None
-    j = TestJudge(suite, request.node.nodeid, op.operation_id if op is not None else None)
     marker = request.node.get_closest_marker("rules")
+    # A test of no spec operation names its pseudo operation in its marker ("(unknown route)").
+    op_id = op.operation_id if op is not None else marker.kwargs.get("operation") if marker is not None else None
+    j = TestJudge(suite, request.node.nodeid, op_id, item=request.node)
     if marker is not None:
         j.plan(*marker.args)
     if op is None and "operation" in request.fixturenames:
@@ -75,7 +77,55 @@ def judge(request: pytest.FixtureRequest, suite: Any) -> TestJudge:
             f"({', '.join(suite.config.operations)}; set `operations:` in the target file to claim it)",
             rules=j._planned_rules,
         )
+    elif op is not None and op.operation_id in suite.unserved and "OPERATION-SERVED" not in j._planned_rules:
+        # One finding (OPERATION-SERVED) for an operation that is not served, not one per rule.
+        why, claimed = suite.unserved[op.operation_id]
+        if claimed:
+            j.skip(why, rules=j._planned_rules)
+        j.not_applicable(f"{why}; the target file claims it only by a glob", rules=j._planned_rules)
     return j
+
+
+def planned(item: pytest.Item) -> tuple[str, list[str]] | None:
+    """(operation, rules) a suite test means to judge, from its `rules` marker and `operation` param.
+
+    An exchange rule named by a test restricted to some kinds of operation (`kinds` marker) applies
+    only to those; one never named that way applies to every operation (coverage in
+    conformance.results.pipeline). So a kind-restricted test never names an every-operation rule.
+    """
+    marker = item.get_closest_marker("rules")
+    if marker is None:
+        return None
+    callspec = getattr(item, "callspec", None)
+    op = callspec.params.get("operation") if callspec is not None else None
+    if callspec is not None and "operation" in callspec.params:
+        if op is None:
+            return None  # the API has no operation of this kind
+        return op.operation_id, list(marker.args)
+    return marker.kwargs.get("operation", "(run)"), list(marker.args)
+
+
+def _plan(config: pytest.Config, items: list[pytest.Item], *, deselected: bool = False) -> None:
+    suite = get_session(config)
+    if suite is None:
+        return
+    for item in items:
+        plan = planned(item)
+        if plan is not None:
+            suite.collector.plan_test(item.nodeid, plan[0], plan[1])
+            if item.get_closest_marker("kinds") is not None:
+                suite.collector.kind_rules.update(plan[1])
+        if deselected:
+            suite.collector.deselected.add(item.nodeid)
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    if items:
+        _plan(items[0].config, items, deselected=True)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    _plan(session.config, session.items)
 
 
 @pytest.fixture
@@ -91,17 +141,32 @@ def base(judge: TestJudge, suite: Any, request: pytest.FixtureRequest) -> Any:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Any:
     judge = getattr(item, "funcargs", {}).get("judge")
+    if judge is not None:
+        judge.session.collector.ran.add(item.nodeid)
+        judge.session.current_test = item.nodeid.split("::")[-1]
     try:
         result = yield
     except BaseException as exc:
         if judge is not None:
             judge.finish(raise_on_violation=False)
             if not isinstance(exc, pytest.skip.Exception | pytest.fail.Exception | KeyboardInterrupt):
-                judge.session.collector.errors.append(f"{item.nodeid}: {type(exc).__name__}: {exc}"[:500])
+                error = f"{type(exc).__name__}: {exc}"[:400]
+                judge.session.collector.errors.append(f"{item.nodeid}: {error}")
+                judge.session.collector.crashed[item.nodeid] = error
         raise
+    finally:
+        _stop_past_deadline(item)
     if judge is not None:
         judge.finish()
     return result
+
+
+def _stop_past_deadline(item: pytest.Item) -> None:
+    """Past the run's max duration, pytest runs no further test (their rules are reported not judged)."""
+    suite = get_session(item.config)
+    stopped = suite.past_deadline() if suite is not None else None
+    if stopped:
+        item.session.shouldstop = f"conformance: {stopped}"
 
 
 _last_progress = [0.0]

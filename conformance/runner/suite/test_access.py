@@ -14,6 +14,19 @@ def _send(judge: TestJudge, base: Any, purpose: str, **kwargs: Any) -> Any:
     return judge.send_planned(base, purpose=purpose, **kwargs)
 
 
+@pytest.mark.rules("OPERATION-SERVED")
+def test_operation_is_served(operation: Any, base: Any, judge: TestJudge, suite: Any) -> None:
+    """A 404 to the valid baseline request: not served (one finding; the operation's other tests stand down)."""
+    from conformance.runner.preflight import claimed_by_name
+
+    ex = suite.preflight.get(operation.operation_id)
+    if ex is None:  # an xdist worker, or the pre-flight stopped early: ask again
+        ex = _send(judge, base, "is the operation served")
+    else:
+        judge.adopt(ex)
+    judge.judge("OPERATION-SERVED", B.operation_served(ex, claimed_by_name=claimed_by_name(suite.config, operation.operation_id)))
+
+
 @pytest.mark.rules("AUTH-MISSING")
 def test_missing_credential_is_refused(operation: Any, base: Any, judge: TestJudge) -> None:
     ex = _send(judge, base, "auth: no credential", credential="none", retry=False)
@@ -67,7 +80,7 @@ def test_claimed_api_versions_work(operation: Any, base: Any, judge: TestJudge, 
         suite.discovered["api_versions"] = sorted(set(worked) & set(known)) if isinstance(known, list) else sorted(worked)
 
 
-@pytest.mark.rules("ROUTE-NOT-FOUND")
+@pytest.mark.rules("ROUTE-NOT-FOUND", operation="(unknown route)")
 def test_unknown_route_is_404(judge: TestJudge, suite: Any) -> None:
     path = "/conformance-no-such-route" if suite.api == "model-inference" else "/deployments/conformance-no-such/nothing"
     ex = judge.send("POST", path, json={}, purpose="route-not-found", operation_id="(unknown route)")

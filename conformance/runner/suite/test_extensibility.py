@@ -154,8 +154,9 @@ def test_embedding_capabilities(operation: Any, base: Any, judge: TestJudge, sui
 def test_content_filter_signal(operation: Any, base: Any, judge: TestJudge, suite: Any, stream: bool) -> None:
     trigger = (suite.config.content_filter or {}).get("trigger_prompt")
     if not trigger:
-        judge.skip("no content_filter.trigger_prompt in the target file: the content-filter tests need a prompt "
-                   "this deployment's filter is known to block", rules=["CONTENT-FILTER"])
+        # No prompt known to be blocked means no content filter is claimed: nothing to hold it to.
+        judge.not_applicable("the target file claims no content filter (no content_filter.trigger_prompt: a prompt "
+                             "this deployment's filter is known to block)", rules=["CONTENT-FILTER"])
     if stream and (suite.config.capabilities or {}).get("streaming") is False:
         judge.not_applicable("the target claims no streaming", rules=["CONTENT-FILTER"])
     planned = base.with_body(messages=[{"role": "user", "content": trigger}], stream=stream)

@@ -270,7 +270,8 @@ def test_generated_invalid_requests_are_rejected(operation: Any, judge: TestJudg
 
     _run(suite, operation, count, "negative", body)
     if sent[0] == 0:
-        judge.skip("no generated request was invalid per the real spec", rules=["NEGATIVE-REJECTED"])
+        # A property of the generator at this depth and seed, not of the target: nothing to hold it to.
+        judge.not_applicable("no generated request was invalid per the real spec", rules=["NEGATIVE-REJECTED"])
 
 
 def _why_invalid(suite: Any, operation: Any, case: Any, body: Any) -> str | None:

@@ -219,7 +219,6 @@ def _vectors(ex: Any) -> list[list[float]] | None:
 
 
 @pytest.mark.kinds("info")
-@pytest.mark.rules("SCHEMA-RESPONSE")
 def test_model_info(operation: Any, base: Any, judge: TestJudge, suite: Any) -> None:
     judge.send_planned(base, purpose="info")
     for kind in ("embeddings", "image_embeddings"):
