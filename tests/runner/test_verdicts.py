@@ -267,8 +267,9 @@ def test_max_duration_bounds_the_run(tmp_path: Path) -> None:
 def test_an_endless_stream_costs_one_stream_limit_per_operation(tmp_path: Path) -> None:
     out = tmp_path / "r"
     with serve_raw(HOSTILE["endless-stream"]) as server:
+        # One process: each xdist worker keeps its own breakers (one stream limit per operation per worker).
         proc = run("--endpoint", server.url + "/models", "--target", str(_target(tmp_path / "t.yaml")),
-                   report_dir=out, env={"CONFORMANCE_API_KEY": "k" * 20})
+                   "--workers", "0", report_dir=out, env={"CONFORMANCE_API_KEY": "k" * 20})
         streams = [r for r in server.requests if b'"stream": true' in r.body or b'"stream":true' in r.body]
     data = assert_agree(proc, out, "not conformant", 1)
     assert len(streams) == 1, len(streams)  # one chat operation, one cut stream
