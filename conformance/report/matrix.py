@@ -12,10 +12,9 @@ from typing import Any
 
 from conformance.report._rules import RuleBook
 from conformance.report._safe import anchor
-from conformance.results import OUTCOMES, RuleResult
+from conformance.results import OUTCOMES, RUN_LEVEL, RuleResult
 from conformance.rules._model import FAMILIES
 
-RUN_LEVEL = "(run)"  # rows for results not tied to one operation
 _WORDS = {
     "violation": ("violation", "violations"),
     "waived": ("waived", "waived"),

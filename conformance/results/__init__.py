@@ -3,6 +3,7 @@
 from conformance.results.model import (
     FORMAT_VERSION,
     OUTCOMES,
+    RUN_LEVEL,
     RuleResult,
     RunResults,
     Summary,
@@ -10,4 +11,4 @@ from conformance.results.model import (
     count_outcomes,
 )
 
-__all__ = ["FORMAT_VERSION", "OUTCOMES", "RuleResult", "RunResults", "Summary", "Target", "count_outcomes"]
+__all__ = ["FORMAT_VERSION", "OUTCOMES", "RUN_LEVEL", "RuleResult", "RunResults", "Summary", "Target", "count_outcomes"]

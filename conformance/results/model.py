@@ -13,6 +13,9 @@ from typing import Any
 #: every rule that applies appears for every offered operation. Readers refuse version 1 files.
 FORMAT_VERSION = 2
 
+#: The operation of results (and of suite tests' plans) not tied to one operation.
+RUN_LEVEL = "(run)"
+
 #: Outcomes of one rule on one operation, worst first. `not_judged`: it applies, but the run did not
 #: judge it (reason says why); `not_applicable`: it does not apply to this target (reason says why).
 OUTCOMES = ("violation", "waived", "warning", "pass", "not_judged", "not_applicable")

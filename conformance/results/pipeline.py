@@ -17,9 +17,10 @@ from collections import defaultdict
 from typing import Any
 
 from conformance.results.collect import MAX_NOTES, Pair, ResultCollector
-from conformance.results.model import RuleResult, RunResults, Summary, count_outcomes
+from conformance.results.model import RUN_LEVEL, RuleResult, RunResults, Summary, count_outcomes
 from conformance.results.verdict import DESELECTED, RunEnd, decide
 from conformance.results.waivers import Acceptance
+from conformance.rules.catalogue import all_rules, get_rule
 
 #: Pseudo operations that are not operations of the spec (an unknown route, a run-level finding).
 PSEUDO_OPERATIONS = ("(unknown route)", "(none)", "")
@@ -57,8 +58,9 @@ def conclude(
     end = end or RunEnd(errors=list(collector.errors))
     if acceptance:
         acceptance.accept(collector.findings)
-    results = judged_results(collector)
-    results += coverage_gaps(collector, {(r.rule_id, r.operation_id) for r in results}, end, summary.target.api)
+    api = summary.target.api
+    results = [r for r in judged_results(collector) if _belongs(r.rule_id, api)]
+    results += coverage_gaps(collector, {(r.rule_id, r.operation_id) for r in results}, end, api)
     results.sort(key=lambda r: (r.rule_id, r.operation_id))
     summary.stale_waivers = acceptance.stale(collector.findings) if acceptance else []
     summary.notes = [*summary.notes, *suite_notes(collector.notes)]
@@ -70,6 +72,12 @@ def conclude(
         clients=[collector.clients[k] for k in sorted(collector.clients)],
     )
     return summarise(run, end)
+
+
+def _belongs(rule_id: str, api: str) -> bool:
+    """A rule of the other API is no part of this target's results, even if a shared test named it."""
+    rule = get_rule(rule_id)
+    return rule is None or not api or rule.api in ("any", api)
 
 
 def suite_notes(notes: list[str]) -> list[str]:
@@ -98,8 +106,6 @@ def summarise(run: RunResults, end: RunEnd | None = None) -> RunResults:
 
 def judged_results(c: ResultCollector) -> list[RuleResult]:
     """One RuleResult per pair that was judged, or marked not applicable / not judged by a test."""
-    from conformance.rules.catalogue import get_rule
-
     by_key: dict[Pair, list[dict[str, Any]]] = defaultdict(list)
     for f in c.findings:
         by_key[(f["rule"], f["operation"])].append(f)
@@ -137,8 +143,6 @@ def planned_pairs(c: ResultCollector, api: str) -> dict[Pair, list[str]]:
     """What the suite meant to judge: its tests' planned pairs, plus every exchange rule that is not
     specific to a kind of operation (SCHEMA-RESPONSE, BODY-JSON, ...) on every operation some test
     could exercise."""
-    from conformance.rules.catalogue import all_rules
-
     rules = {r.id: r for r in all_rules() if r.api in ("any", api)}
     plan = {pair: tests for pair, tests in c.plan.items() if pair[0] in rules}
     named = c.kind_rules
@@ -155,14 +159,15 @@ def planned_pairs(c: ResultCollector, api: str) -> dict[Pair, list[str]]:
 
 def coverage_gaps(c: ResultCollector, present: set[Pair], end: RunEnd, api: str) -> list[RuleResult]:
     """A result for every planned pair that nothing judged or marked, with the reason."""
-    from conformance.rules.catalogue import get_rule
-
     out = []
     plan = planned_pairs(c, api)
     partly_deselected = {op for (_, op), tests in plan.items() if any(t in c.deselected for t in tests)}
+    judged_somewhere = {rule_id for rule_id, _ in present}
     for (rule_id, op), tests in plan.items():
         if (rule_id, op) in present:
             continue
+        if op == RUN_LEVEL and rule_id in judged_somewhere:
+            continue  # a run-level test (the official clients) judged the rule on the operations it called
         rule = get_rule(rule_id)
         outcome, reason = _why_not_judged(c, rule, op, tests, end, op in partly_deselected)
         out.append(RuleResult(rule_id=rule_id, operation_id=op, outcome=outcome,

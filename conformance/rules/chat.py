@@ -575,6 +575,7 @@ def _spelled(entries: list[dict[str, Any]]) -> str:
     f"{AOAI}/chatCompletionChoiceLogProbs; {AOAI}/chatCompletionTokenLogprob "
     '("In rare cases, there may be fewer than the number of requested top_logprobs returned")',
     applies=_logprobs_asked,
+    api="azure-openai",
 )
 def check_logprobs(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     doc = answer(ex)
@@ -619,6 +620,7 @@ def _serial_tools(ctx: RuleContext, ex: Exchange) -> bool:
     "With parallel_tool_calls false, no choice makes more than one tool call.",
     "2024-10-21#/components/schemas/createChatCompletionRequest/properties/parallel_tool_calls",
     applies=_serial_tools,
+    api="azure-openai",
 )
 def check_parallel_tools(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     doc = answer(ex)

@@ -54,6 +54,7 @@ def _squeezed(text: str) -> str:
     "With echo true, each choice's text starts with the prompt it completes.",
     f'{REQ}/content/application~1json/schema/properties/echo: "Echo back the prompt in addition to the completion"',
     applies=_echo_asked,
+    api="azure-openai",
 )
 def check_echo(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     doc = answer(ex)
@@ -124,6 +125,7 @@ def _shape_problems(lp: dict[str, Any], k: int, path: str) -> Iterator[tuple[str
     'tokens. The API will always return the logprob of the sampled token, so there may be up to logprobs+1 '
     'elements in the response"',
     applies=_logprobs_asked,
+    api="azure-openai",
 )
 def check_logprobs(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     doc = answer(ex)

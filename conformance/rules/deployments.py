@@ -73,6 +73,7 @@ def deployment_wrong_kind(ex: Exchange, *, deployment: str, kind: str, operation
     'embeddings_create input: "Each input must not exceed the max input tokens for the model (8192 tokens for '
     'text-embedding-ada-002)"; Azure OpenAI answers 400 "This model\'s maximum context length is 8192 tokens ..."',
     scope="behaviour",
+    api="azure-openai",
 )
 def input_too_long(ex: Exchange, *, tokens: int) -> Iterator[Finding]:
     if (f := _transport(ex)) is not None:

@@ -464,6 +464,7 @@ def _completed_with_usage_asked(ctx: RuleContext, ex: Exchange) -> bool:
     'chunk will be streamed before the data: [DONE] message. The usage field on this chunk shows the token usage '
     'statistics for the entire request"',
     applies=_completed_with_usage_asked,
+    api="azure-openai",
 )
 def check_stream_include_usage(ctx: RuleContext, ex: Exchange) -> Iterator[Finding]:
     ts = _stream(ex)

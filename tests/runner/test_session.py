@@ -82,7 +82,7 @@ def test_a_request_the_suite_cannot_send_is_dropped_or_skips_the_test() -> None:
         with pytest.raises(pytest.skip.Exception, match="not judged"):
             judge.send("POST", "/chat/completions", json=body, headers={"x-bad": " lead"})
         assert judge.findings == [] and len(judge.session.collector.notes) == 2
-        assert judge.session.collector.skipped[("NEGATIVE-REJECTED", "getChatCompletions")].startswith("not judged")
+        assert judge.session.collector.not_judged[("NEGATIVE-REJECTED", "getChatCompletions")].startswith("not judged")
         assert judge.session.transport_failures == 0  # never counted against the target
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from conformance.results.model import RUN_LEVEL
 from conformance.runner.console import write_own_line
 from conformance.runner.payloads import (
     CHAT_OPS,
@@ -102,7 +103,7 @@ def planned(item: pytest.Item) -> tuple[str, list[str]] | None:
         if op is None:
             return None  # the API has no operation of this kind
         return op.operation_id, list(marker.args)
-    return marker.kwargs.get("operation", "(run)"), list(marker.args)
+    return marker.kwargs.get("operation", RUN_LEVEL), list(marker.args)
 
 
 def _plan(config: pytest.Config, items: list[pytest.Item], *, deselected: bool = False) -> None:
