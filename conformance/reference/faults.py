@@ -162,7 +162,7 @@ _TABLE: tuple[Fault, ...] = (
     Fault("deployment-any", "an unknown deployment is served like an existing one", ("DEPLOYMENT-UNKNOWN",), _AOAI),
     Fault("deployment-kind-500", "a request to a deployment of another kind gets 500", ("DEPLOYMENT-WRONG-KIND",),
           _AOAI),
-    Fault("long-input-500", "an over-long embeddings input gets 500", ("INPUT-TOO-LONG",)),
+    Fault("long-input-500", "an over-long embeddings input gets 500", ("INPUT-TOO-LONG",), _AOAI),
     # Azure OpenAI content filter annotations
     Fault("filter-annotation-malformed", 'choices annotate ungrounded_material with detected: "no" (not a boolean)',
           ("AOAI-FILTER-ANNOTATIONS",), _AOAI),
