@@ -4,6 +4,9 @@
 arguments through to pytest (`--junitxml`, `-n 4`, `-k ...`). Exit codes:
 0 all rules hold (warnings allowed), 1 violations found, 2 usage or configuration error,
 3 target unreachable or unauthenticated before any test could run.
+
+Each subcommand imports what it needs inside its own function, so `conformance --help`,
+`conformance rules` or `conformance diff` do not pay for pytest, schemathesis and the reference.
 """
 
 from __future__ import annotations
@@ -37,6 +40,9 @@ The fleet's exit code is the worst (highest) of its targets' exit codes.
 
 Exit codes: 0 conformant (warnings allowed), 1 violations or an incomplete run, 2 usage or
 configuration error, 3 target unreachable or unauthenticated before any test could run.
+
+Each subcommand imports what it needs inside its own function, so `conformance --help`,
+`conformance rules` or `conformance diff` do not pay for pytest, schemathesis and the reference.
 """
 
 

@@ -8,12 +8,11 @@ from functools import lru_cache
 from typing import Any
 
 from conformance.reference.settings import AZURE_OPENAI, MODEL_INFERENCE
+from conformance.spec import load_spec
 
 
 def raw_spec(api: str, version: str) -> dict[str, Any]:
     """The parsed upstream document, from the validation core (one loader for the project)."""
-    from conformance.spec import load_spec
-
     return load_spec(api, version).raw
 
 
@@ -63,8 +62,6 @@ def request_properties(api: str, version: str, operation_id: str) -> frozenset[s
 
 def request_errors(api: str, version: str, operation_id: str, body: Any) -> list[Any]:
     """Error-level schema issues of a request body (notes, e.g. unlisted open-enum values, pass)."""
-    from conformance.spec import load_spec  # the validation core (one validator for the project)
-
     issues = load_spec(api, version).validate_request(operation_id, body)
     return [i for i in issues if getattr(i, "level", "error") == "error"]
 

@@ -17,14 +17,13 @@ from conformance.reference.app import create_app
 from conformance.reference.faults import check_fault_names
 from conformance.reference.personas import check_persona_names
 from conformance.reference.settings import AZURE_OPENAI, DEFAULT_VERSION, MODEL_INFERENCE, ReferenceSettings
+from conformance.spec import available_versions
 
 _AOAI_OPERATIONS = ["ChatCompletions_Create", "Completions_Create", "embeddings_create"]
 _MI_OPERATIONS = ["getChatCompletions", "getEmbeddings", "getImageEmbeddings", "getModelInfo"]
 
 
 def _versions(api: str) -> list[str]:
-    from conformance.spec import available_versions
-
     return available_versions(api)
 
 

@@ -15,6 +15,7 @@ from importlib import resources
 from typing import Any
 
 from conformance.report._safe import clip, neutralise, scrubber
+from conformance.results import OUTCOMES
 
 VALUE_LIMIT = 2000
 
@@ -60,6 +61,4 @@ def page(title: str, body: str, *, styles: Sequence[str] = ("report.css",), scri
 
 def outcome_class(outcome: str) -> str:
     """Outcome -> CSS class of report.css; an outcome from a foreign file gets a fixed class, not its text."""
-    from conformance.results import OUTCOMES
-
     return f"o-{outcome}" if outcome in OUTCOMES or outcome == "note" else "o-violation"

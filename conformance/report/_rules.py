@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from conformance.rules import registry
 from conformance.rules._model import Rule
 
 UNKNOWN = "unknown rule"
@@ -22,9 +23,9 @@ class RuleBook:
 
     @classmethod
     def load(cls) -> RuleBook:
-        from conformance.rules import registry
-
         try:
+            # Imported here, inside the try: a family module that fails to import costs the rule
+            # texts, never the report (and pages that never show a rule never load the catalogue).
             from conformance.rules.catalogue import all_rules
 
             return cls({r.id: r for r in all_rules()})

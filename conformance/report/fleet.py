@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from conformance import __version__
 from conformance.report._rules import RuleBook
 from conformance.report._safe import host_only
 from conformance.report.json_out import read_results_json
@@ -108,8 +109,6 @@ class Fleet:
         return out
 
     def to_json(self) -> dict[str, Any]:
-        from conformance import __version__
-
         return {
             "format_version": FLEET_FORMAT_VERSION,
             "generated": self.generated,

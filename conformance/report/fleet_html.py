@@ -8,13 +8,12 @@ and the page carries no script at all.
 from __future__ import annotations
 
 import html
-import json
 from collections.abc import Iterable
 from pathlib import Path
 
 from conformance.report._page import Escaper, outcome_class, page
 from conformance.report.fleet import Deployment, Fleet, RuleSpread, build_fleet, find_results
-from conformance.report.json_out import atomic_write
+from conformance.report.json_out import write_json_and_page
 from conformance.report.matrix import count_text
 
 _VERDICT_CLASS = {"conformant": "o-pass", "not conformant": "o-violation"}
@@ -198,12 +197,7 @@ def render_fleet_html(fleet: Fleet) -> str:
 
 def write_fleet(fleet: Fleet, out_dir: Path) -> dict[str, Path]:
     """Write fleet.json and fleet.html into `out_dir` (atomically); return their paths."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {"json": out_dir / "fleet.json", "html": out_dir / "fleet.html"}
-    atomic_write(paths["json"], json.dumps(fleet.to_json(), indent=2, ensure_ascii=False) + "\n")
-    atomic_write(paths["html"], render_fleet_html(fleet))
-    return paths
+    return write_json_and_page(out_dir, "fleet", fleet.to_json(), render_fleet_html(fleet))
 
 
 def merge(paths: Iterable[Path], out_dir: Path) -> tuple[Fleet, dict[str, Path]]:

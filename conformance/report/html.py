@@ -350,10 +350,7 @@ class _Page:
         ex = self.lookup(ref)
         if ex is None:
             return '<span class="muted">no exchange recorded</span>'
-        req = ex.get("request") if isinstance(ex.get("request"), dict) else {}
-        resp = ex.get("response") if isinstance(ex.get("response"), dict) else None
-        status = self.t(resp.get("status")) if resp else "no response"
-        line = f'<code>{self.t(req.get("method", ""))} {self.t(_short_url(req.get("url")), 300)} → {status}</code>'
+        line = f"<code>{self.request_summary(ex)}</code>"
         if not ex.get("curl"):
             return line
         if len(str(ex["curl"])) > TABLE_CURL_LIMIT:
@@ -364,6 +361,14 @@ class _Page:
             f'<details class="curl-box"><summary>curl line</summary>'
             f'<pre id="{cid}">{self.t(ex["curl"], BODY_LIMIT)}</pre></details>'
         )
+
+    def request_summary(self, ex: dict[str, Any]) -> str:
+        """`METHOD /short/url → status`, escaped: how a finding's request is named in one line."""
+        req = ex.get("request") if isinstance(ex.get("request"), dict) else {}
+        resp = ex.get("response") if isinstance(ex.get("response"), dict) else None
+        status = self.t(resp.get("status")) if resp else "no response"
+        label = f"{req.get('method', '')} {_short_url(req.get('url'))}"
+        return f"{self.t(label, 300)} → {status}"
 
     def lookup(self, ref: Any) -> dict[str, Any] | None:
         if isinstance(ref, dict):
@@ -693,11 +698,7 @@ class _Page:
         ex = self.lookup(ref)
         if ex is None:
             return ""
-        req = ex.get("request") if isinstance(ex.get("request"), dict) else {}
-        resp = ex.get("response") if isinstance(ex.get("response"), dict) else None
-        status = self.t(resp.get("status")) if resp else "no response"
-        label = f"{req.get('method', '')} {_short_url(req.get('url'))}"
-        text = f'<br><code class="req">{self.t(label, 300)} → {status}</code>'
+        text = f'<br><code class="req">{self.request_summary(ex)}</code>'
         if ex.get("purpose"):
             text += f' <span class="muted">({self.t(ex["purpose"], 200)})</span>'
         if isinstance(ref, str) and ref in self.shown_exchanges:

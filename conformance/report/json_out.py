@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from conformance.report._safe import mask_headers, mask_url, scrubber
-from conformance.results import RunResults
+from conformance.results import FORMAT_VERSION, RuleResult, RunResults, Summary, Target
 
 
 def _walk(value: Any, scrub: Callable[[str], str]) -> Any:
@@ -86,6 +86,16 @@ def atomic_write(path: Path, text: str) -> None:
         raise
 
 
+def write_json_and_page(out_dir: Path, stem: str, doc: Any, page: str) -> dict[str, Path]:
+    """`<stem>.json` and `<stem>.html` in `out_dir`, each written atomically; their paths."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {"json": out_dir / f"{stem}.json", "html": out_dir / f"{stem}.html"}
+    atomic_write(paths["json"], json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    atomic_write(paths["html"], page)
+    return paths
+
+
 def read_results_json(path: Path) -> RunResults:
     """Load a results.json (a baseline, or the previous night's run) for gates and diffs.
 
@@ -93,8 +103,6 @@ def read_results_json(path: Path) -> RunResults:
     promise of docs/results-format.md: a version only ever gains optional fields); refuses others.
     """
     from dataclasses import fields
-
-    from conformance.results import FORMAT_VERSION, RuleResult, Summary, Target
 
     path = Path(path)
     try:

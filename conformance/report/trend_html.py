@@ -4,12 +4,11 @@ styled by fleet.css, and every text in them passes through the same escaper as t
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 from conformance.report._page import Escaper, page
-from conformance.report.json_out import atomic_write
+from conformance.report.json_out import write_json_and_page
 from conformance.report.trend import DeploymentTrend, Event, Trend, collect
 
 _LEFT, _RIGHT, _TOP, _PLOT_H, _BOTTOM = 44, 24, 30, 150, 28
@@ -234,12 +233,7 @@ def render_trend_html(trend: Trend) -> str:
 
 
 def write_trend(trend: Trend, out_dir: Path) -> dict[str, Path]:
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {"json": out_dir / "trend.json", "html": out_dir / "trend.html"}
-    atomic_write(paths["json"], json.dumps(trend.to_json(), indent=2, ensure_ascii=False) + "\n")
-    atomic_write(paths["html"], render_trend_html(trend))
-    return paths
+    return write_json_and_page(out_dir, "trend", trend.to_json(), render_trend_html(trend))
 
 
 def trend(root: Path, out_dir: Path) -> tuple[Trend, dict[str, Path]]:

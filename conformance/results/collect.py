@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from conformance.rules._model import Finding
+from conformance.transport.curl import to_curl
 from conformance.transport.exchange import Exchange
 
 #: Distinct suite notes listed in the summary (the count covers them all).
@@ -27,8 +28,6 @@ Pair = tuple[str, str]
 
 def exchange_record(exchange: Exchange) -> dict[str, Any]:
     """The report's view of an exchange: redacted dict plus a curl line to reproduce it."""
-    from conformance.transport.curl import to_curl
-
     data = exchange.to_dict()
     data["curl"] = to_curl(exchange.request)
     if exchange.response is not None and exchange.response.stream is not None:

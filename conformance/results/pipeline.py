@@ -75,9 +75,12 @@ def conclude(
 
 
 def _belongs(rule_id: str, api: str) -> bool:
-    """A rule of the other API is no part of this target's results, even if a shared test named it."""
+    """A rule of the other API is no part of this target's results, even if a shared test named it.
+
+    `api` is the target's API, or several joined by ", " (recorded traffic of both APIs).
+    """
     rule = get_rule(rule_id)
-    return rule is None or not api or rule.api in ("any", api)
+    return rule is None or not api or rule.api == "any" or rule.api in api.split(", ")
 
 
 def suite_notes(notes: list[str]) -> list[str]:
@@ -143,7 +146,7 @@ def planned_pairs(c: ResultCollector, api: str) -> dict[Pair, list[str]]:
     """What the suite meant to judge: its tests' planned pairs, plus every exchange rule that is not
     specific to a kind of operation (SCHEMA-RESPONSE, BODY-JSON, ...) on every operation some test
     could exercise."""
-    rules = {r.id: r for r in all_rules() if r.api in ("any", api)}
+    rules = {r.id: r for r in all_rules() if _belongs(r.id, api)}
     plan = {pair: tests for pair, tests in c.plan.items() if pair[0] in rules}
     named = c.kind_rules
     exercised = {op for pair, _ in plan.items() for op in [pair[1]]

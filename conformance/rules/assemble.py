@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from conformance.rules.views import chunks
-from conformance.transport.exchange import StreamTranscript
+from conformance.rules.views import chunks, is_2xx, per_transcript, response_json, transcript
+from conformance.transport.exchange import NO_JSON, Exchange, StreamTranscript
 
 _TEXT_FIELDS = ("content", "reasoning_content", "refusal")
 #: (id(holder), key) -> (holder, key, pieces): the text of `holder[key]` until it is joined.
@@ -111,3 +111,18 @@ def _fold_tool_call(calls: list[dict[str, Any]], pos: int, tc: dict[str, Any], p
             if isinstance(fn.get(key), str):
                 _append(pieces, acc["function"], key, fn[key])
 
+
+#: ~15 chat rules ask for the answer of the same exchange: a stream is assembled once, not per rule.
+_assembled = per_transcript(assemble_chat_stream)
+
+
+def answer(ex: Exchange) -> dict[str, Any] | None:
+    """The answer document: the JSON body, or the streamed chunks folded into one document.
+
+    Shared between rules (like the parsed JSON body): never mutate it.
+    """
+    if not is_2xx(ex) or ex.response is None:
+        return None
+    ts = transcript(ex)
+    doc = _assembled(ts) if ts is not None else response_json(ex.response)
+    return doc if isinstance(doc, dict) and doc is not NO_JSON else None

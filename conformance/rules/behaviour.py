@@ -7,9 +7,10 @@ the suite tests in `conformance/suite/` make the requests and hand the exchanges
 
 from __future__ import annotations
 
+import functools
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from conformance.rules._model import Finding, Level
@@ -110,10 +111,17 @@ def _finding(ex: Exchange, message: str, *, path: str = "status", value: Any = N
     return Finding(message=message, path=path, value=shown, exchange=ex, operation_id=ex.operation_id, **kw)
 
 
-def _transport(ex: Exchange) -> Finding | None:
-    if ex.response is None:
-        return _finding(ex, f"no response: {ex.error or 'unknown transport error'}", path="transport", value=None)
-    return None
+def answered(check: Callable[..., Iterator[Finding]]) -> Callable[..., Iterator[Finding]]:
+    """A behaviour check judges an answer: an exchange without one is a single transport finding."""
+
+    @functools.wraps(check)
+    def judged(ex: Exchange, *args: Any, **kwargs: Any) -> Iterator[Finding]:
+        if ex.response is None:
+            yield _finding(ex, f"no response: {ex.error or 'unknown transport error'}", path="transport", value=None)
+            return
+        yield from check(ex, *args, **kwargs)
+
+    return judged
 
 
 def _is_error_body(ex: Exchange) -> bool:
@@ -145,6 +153,7 @@ def names_parameter(body: Any, name: str) -> bool:
     "Azure OpenAI: 400 {\"error\": {\"param\": ..., \"code\": \"unsupported_parameter\"}} (docs/behaviours.md)",
     scope="behaviour",
 )
+@answered
 def positive_accepted(
     ex: Exchange, *, unclaimed: set[str] | None = None, refusable: set[str] | frozenset[str] = frozenset(),
     api: str = "model-inference",
@@ -154,9 +163,6 @@ def positive_accepted(
     them, and each API has its documented way to say so: Model Inference a 422 naming the parameter
     (REST reference), Azure OpenAI a 4xx error naming it (`param`, code `unsupported_parameter` or
     `unsupported_value`)."""
-    if (f := _transport(ex)) is not None:
-        yield f
-        return
     st = ex.response.status
     if 200 <= st < 300 or st == 429:
         return
@@ -188,10 +194,8 @@ def positive_accepted(
     "spec: request body schema + #/components/schemas/Azure.Core.Foundations.ErrorResponse (default response)",
     scope="behaviour",
 )
+@answered
 def negative_rejected(ex: Exchange, *, why_invalid: str) -> Iterator[Finding]:
-    if (f := _transport(ex)) is not None:
-        yield f
-        return
     st = ex.response.status
     if 400 <= st < 500:
         if not ex.response.body:
@@ -208,19 +212,9 @@ def negative_rejected(ex: Exchange, *, why_invalid: str) -> Iterator[Finding]:
     "spec: securitySchemes ApiKeyAuth (header api-key) / BearerAuth / OAuth2Auth; HTTP semantics (RFC 9110 §15.5.2)",
     scope="behaviour",
 )
+@answered
 def auth_missing(ex: Exchange) -> Iterator[Finding]:
-    if (f := _transport(ex)) is not None:
-        yield f
-        return
-    st = ex.response.status
-    if st == 401:
-        if not _is_error_body(ex):
-            yield _finding(ex, "401 without a JSON error body", path="body", value=ex.response.text[:80])
-        return
-    if st == 403:
-        yield _finding(ex, "refused with 403 instead of 401 (accepted as a warning)", level=Level.WARNING)
-        return
-    yield _finding(ex, f"a request without any credential was answered {st}, not 401")
+    return _refused_401(ex, "a request without any credential")
 
 
 @rule(
@@ -230,10 +224,12 @@ def auth_missing(ex: Exchange) -> Iterator[Finding]:
     "spec: securitySchemes; HTTP semantics (RFC 9110 §15.5.2)",
     scope="behaviour",
 )
+@answered
 def auth_wrong(ex: Exchange) -> Iterator[Finding]:
-    if (f := _transport(ex)) is not None:
-        yield f
-        return
+    return _refused_401(ex, "a request with a wrong credential")
+
+
+def _refused_401(ex: Exchange, what: str) -> Iterator[Finding]:
     st = ex.response.status
     if st == 401:
         if not _is_error_body(ex):
@@ -242,7 +238,7 @@ def auth_wrong(ex: Exchange) -> Iterator[Finding]:
     if st == 403:
         yield _finding(ex, "refused with 403 instead of 401 (accepted as a warning)", level=Level.WARNING)
         return
-    yield _finding(ex, f"a request with a wrong credential was answered {st}, not 401")
+    yield _finding(ex, f"{what} was answered {st}, not 401")
 
 
 @rule(
@@ -252,10 +248,8 @@ def auth_wrong(ex: Exchange) -> Iterator[Finding]:
     "spec: security: [ApiKeyAuth], [BearerAuth], [OAuth2Auth]",
     scope="behaviour",
 )
+@answered
 def auth_scheme(ex: Exchange, *, scheme: str) -> Iterator[Finding]:
-    if (f := _transport(ex)) is not None:
-        yield f
-        return
     if ex.response.status in (401, 403):
         yield _finding(ex, f"the claimed credential scheme {scheme!r} was refused ({ex.response.status})")
 
@@ -267,10 +261,8 @@ def auth_scheme(ex: Exchange, *, scheme: str) -> Iterator[Finding]:
     "spec: parameters api-version (in: query, required: true); Azure REST API guidelines",
     scope="behaviour",
 )
+@answered
 def api_version_missing(ex: Exchange) -> Iterator[Finding]:
-    if (f := _transport(ex)) is not None:
-        yield f
-        return
     st = ex.response.status
     if st == 400:
         return
@@ -291,10 +283,8 @@ def api_version_missing(ex: Exchange) -> Iterator[Finding]:
     "spec: parameters api-version; Azure REST API guidelines (unsupported api-version -> 400)",
     scope="behaviour",
 )
+@answered
 def api_version_unknown(ex: Exchange, *, version: str) -> Iterator[Finding]:
-    if (f := _transport(ex)) is not None:
-        yield f
-        return
     st = ex.response.status
     if 400 <= st < 500 and st not in (401, 403):
         return
@@ -308,10 +298,8 @@ def api_version_unknown(ex: Exchange, *, version: str) -> Iterator[Finding]:
     "spec: info.version / Versions enum",
     scope="behaviour",
 )
+@answered
 def api_version_supported(ex: Exchange, *, version: str) -> Iterator[Finding]:
-    if (f := _transport(ex)) is not None:
-        yield f
-        return
     st = ex.response.status
     if not 200 <= st < 300 and st != 429:
         yield _finding(ex, f"claimed api-version {version!r} was refused with {st}")
@@ -349,15 +337,9 @@ def operation_served(ex: Exchange, *, claimed_by_name: bool) -> Iterator[Finding
     Level.WARNING,
     scope="behaviour",
 )
+@answered
 def route_not_found(ex: Exchange) -> Iterator[Finding]:
-    if (f := _transport(ex)) is not None:
-        yield f
-        return
-    st = ex.response.status
-    if st != 404:
-        yield _finding(ex, f"an unknown route was answered {st}, not 404")
-    elif not _is_error_body(ex):
-        yield _finding(ex, "404 without a JSON error body", path="body", value=ex.response.text[:80])
+    return _answered_with(ex, 404, "an unknown route")
 
 
 @rule(
@@ -368,15 +350,17 @@ def route_not_found(ex: Exchange) -> Iterator[Finding]:
     Level.WARNING,
     scope="behaviour",
 )
+@answered
 def method_not_allowed(ex: Exchange) -> Iterator[Finding]:
-    if (f := _transport(ex)) is not None:
-        yield f
-        return
+    return _answered_with(ex, 405, "an undefined method on a known route")
+
+
+def _answered_with(ex: Exchange, status: int, what: str) -> Iterator[Finding]:
     st = ex.response.status
-    if st != 405:
-        yield _finding(ex, f"an undefined method on a known route was answered {st}, not 405")
+    if st != status:
+        yield _finding(ex, f"{what} was answered {st}, not {status}")
     elif not _is_error_body(ex):
-        yield _finding(ex, "405 without a JSON error body", path="body", value=ex.response.text[:80])
+        yield _finding(ex, f"{status} without a JSON error body", path="body", value=ex.response.text[:80])
 
 
 @rule(
@@ -388,10 +372,8 @@ def method_not_allowed(ex: Exchange) -> Iterator[Finding]:
     api="model-inference",
     scope="behaviour",
 )
+@answered
 def extra_params_error(ex: Exchange, *, param: str, header: str | None) -> Iterator[Finding]:
-    if (f := _transport(ex)) is not None:
-        yield f
-        return
     st = ex.response.status
     mode = f"extra-parameters: {header}" if header else "no extra-parameters header"
     if 400 <= st < 500 and st not in (401, 403, 429):
@@ -414,10 +396,8 @@ def extra_params_error(ex: Exchange, *, param: str, header: str | None) -> Itera
     api="model-inference",
     scope="behaviour",
 )
+@answered
 def extra_params_drop(ex: Exchange, *, param: str) -> Iterator[Finding]:
-    if (f := _transport(ex)) is not None:
-        yield f
-        return
     st = ex.response.status
     if not 200 <= st < 300 and st != 429:
         yield _finding(ex, f"with extra-parameters: drop, undefined parameter {param!r} made the request fail ({st})")
@@ -433,10 +413,8 @@ def extra_params_drop(ex: Exchange, *, param: str) -> Iterator[Finding]:
     api="model-inference",
     scope="behaviour",
 )
+@answered
 def extra_params_pass_through(ex: Exchange, *, param: str, accepted_by_model: bool) -> Iterator[Finding]:
-    if (f := _transport(ex)) is not None:
-        yield f
-        return
     st = ex.response.status
     if accepted_by_model:
         if not 200 <= st < 300 and st != 429:
@@ -460,10 +438,8 @@ def extra_params_pass_through(ex: Exchange, *, param: str, accepted_by_model: bo
     api="model-inference",
     scope="behaviour",
 )
+@answered
 def extra_params_invalid(ex: Exchange, *, value: str) -> Iterator[Finding]:
-    if (f := _transport(ex)) is not None:
-        yield f
-        return
     st = ex.response.status
     if not (400 <= st < 500 and st not in (401, 403, 429)):
         yield _finding(ex, f"invalid header value extra-parameters: {value!r} was answered {st}, not a 4xx error",
@@ -481,10 +457,8 @@ def extra_params_invalid(ex: Exchange, *, value: str) -> Iterator[Finding]:
     scope="behaviour",
     api="model-inference",
 )
+@answered
 def unsupported_422(ex: Exchange, *, param: str, value: Any = None) -> Iterator[Finding]:
-    if (f := _transport(ex)) is not None:
-        yield f
-        return
     st = ex.response.status
     what = f"{param}={shorten(value, 60)}" if value is not None else param
     if st == 429:
@@ -519,10 +493,8 @@ def unsupported_422(ex: Exchange, *, param: str, value: Any = None) -> Iterator[
     f"{CAPS}; the target file's capabilities",
     scope="behaviour",
 )
+@answered
 def supported_not_422(ex: Exchange, *, param: str) -> Iterator[Finding]:
-    if (f := _transport(ex)) is not None:
-        yield f
-        return
     if ex.response.status == 422:
         yield _finding(ex, f"{param}, which the target claims supported, was refused with 422")
 
@@ -536,10 +508,8 @@ def supported_not_422(ex: Exchange, *, param: str) -> Iterator[Finding]:
     "spec: CompletionsFinishReason content_filter",
     scope="behaviour",
 )
+@answered
 def content_filter(ex: Exchange) -> Iterator[Finding]:
-    if (f := _transport(ex)) is not None:
-        yield f
-        return
     st = ex.response.status
     body = ex.response.json
     if 200 <= st < 300:
@@ -610,10 +580,8 @@ def stream_consistency(streamed: Exchange, plain: Exchange, *, streamed_text: st
     "spec: #/components/schemas/ChatRequestToolMessage, ChatRequestAssistantMessage.tool_calls",
     scope="behaviour",
 )
+@answered
 def tool_followup(ex: Exchange) -> Iterator[Finding]:
-    if (f := _transport(ex)) is not None:
-        yield f
-        return
     st = ex.response.status
     if not 200 <= st < 300 and st != 429:
         yield _finding(ex, f"the follow-up turn with a tool message was refused ({st})")

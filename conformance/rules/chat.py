@@ -16,16 +16,12 @@ from typing import Any
 import jsonschema
 
 from conformance.rules._model import Finding, Level, RuleContext
-from conformance.rules.assemble import assemble_chat_stream
+from conformance.rules.assemble import answer
 from conformance.rules.registry import rule
 from conformance.rules.views import (
-    is_2xx,
     is_int,
     is_json_number,
-    per_transcript,
     request_json,
-    response_json,
-    transcript,
 )
 from conformance.text import shorten
 from conformance.transport.exchange import NO_JSON, Exchange
@@ -40,22 +36,6 @@ OPTS = "2025-04-01#/components/schemas/ChatCompletionsOptions"
 AOAI = "2024-04-01-preview#/components/schemas"
 #: A log probability is <= 0; services round, so a hair above 0 is still a probability of 1.
 LOGPROB_EPSILON = 1e-3
-
-
-#: ~15 chat rules ask for the answer of the same exchange: a stream is assembled once, not per rule.
-_assembled = per_transcript(assemble_chat_stream)
-
-
-def answer(ex: Exchange) -> dict[str, Any] | None:
-    """The answer document: the JSON body, or the streamed chunks folded into one document.
-
-    Shared between rules (like the parsed JSON body): never mutate it.
-    """
-    if not is_2xx(ex) or ex.response is None:
-        return None
-    ts = transcript(ex)
-    doc = _assembled(ts) if ts is not None else response_json(ex.response)
-    return doc if isinstance(doc, dict) and doc is not NO_JSON else None
 
 
 def _choices(doc: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:

@@ -10,7 +10,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from conformance.rules._model import Finding, Level, RuleContext
-from conformance.rules.chat import COMPLETIONS_OPS, answer
+from conformance.rules.assemble import answer
+from conformance.rules.chat import COMPLETIONS_OPS
 from conformance.rules.registry import rule
 from conformance.rules.views import is_int, is_json_number, request_json
 from conformance.text import shorten

@@ -12,17 +12,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from conformance.rules._model import Finding, Level
-from conformance.rules.behaviour import _finding, _transport, error_fields, error_params
+from conformance.rules.behaviour import _finding, answered, error_fields, error_params
 from conformance.rules.registry import rule
 from conformance.text import shorten
 from conformance.transport.exchange import Exchange
 
 
+@answered
 def _refused(ex: Exchange, what: str, *, silent: str) -> Iterator[Finding]:
     """A 4xx (other than 401/403/429) passes; a 2xx or a 5xx or an auth refusal is a violation."""
-    if (f := _transport(ex)) is not None:
-        yield f
-        return
     st = ex.response.status
     if st == 429 or (400 <= st < 500 and st not in (401, 403)):
         return
@@ -75,10 +73,8 @@ def deployment_wrong_kind(ex: Exchange, *, deployment: str, kind: str, operation
     scope="behaviour",
     api="azure-openai",
 )
+@answered
 def input_too_long(ex: Exchange, *, tokens: int) -> Iterator[Finding]:
-    if (f := _transport(ex)) is not None:
-        yield f
-        return
     st = ex.response.status
     if st >= 500:
         yield _finding(ex, f"an input of about {tokens} tokens caused a server error {st}; "
@@ -99,10 +95,8 @@ def input_too_long(ex: Exchange, *, tokens: int) -> Iterator[Finding]:
     "code unsupported_parameter / param (corpus mirascope-26), the REST reference with 422 parameter_not_supported",
     scope="behaviour",
 )
+@answered
 def param_accepted(ex: Exchange, *, param: str) -> Iterator[Finding]:
-    if (f := _transport(ex)) is not None:
-        yield f
-        return
     st = ex.response.status
     if 200 <= st < 300 or st == 429:
         return

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conformance.rules._model import Finding, Level
+from conformance.rules.embeddings import decode_embedding
 from conformance.rules.registry import rule
 from conformance.text import shorten
 from conformance.transport.exchange import NO_JSON, Exchange
@@ -125,7 +126,6 @@ def _same(exposed: Any, wire: Any) -> bool:
     if isinstance(exposed, int | float) and isinstance(wire, int | float):
         return math.isclose(exposed, wire, rel_tol=1e-6, abs_tol=1e-9) or (exposed != exposed and wire != wire)
     if isinstance(exposed, list) and isinstance(wire, str):  # the client decoded base64 for the user
-        from conformance.rules.embeddings import decode_embedding
 
         decoded = decode_embedding(wire)
         return decoded is not None and _same(exposed, decoded)

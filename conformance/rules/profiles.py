@@ -20,6 +20,7 @@ import yaml
 
 from conformance.constants import PROFILES
 from conformance.rules._model import Finding, Level
+from conformance.rules.catalogue import get_rule
 from conformance.spec.files import data_file
 
 DEFAULT_PROFILE = "azure"
@@ -131,8 +132,6 @@ def apply_profile(
 ) -> list[Finding]:
     """Set each finding's level from its rule's level and, in `azure`, the conventions and errata
     (`errata` replaces the file's entries, e.g. to prove that a subset suffices)."""
-    from conformance.rules.catalogue import get_rule
-
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r} (choose from {', '.join(PROFILES)})")
     entries = (tuple(errata) if errata is not None else load_errata()) if profile == "azure" else ()

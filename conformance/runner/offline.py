@@ -20,14 +20,18 @@ from typing import Any
 
 import conformance
 from conformance.constants import APIS, PROFILES
+from conformance.report import write_reports
+from conformance.report._safe import clip, neutralise, scrubber
 from conformance.results import RunResults, Summary, Target
 from conformance.results.collect import ResultCollector, now_iso
 from conformance.results.pipeline import conclude
 from conformance.results.verdict import RunEnd
-from conformance.results.waivers import Acceptance
+from conformance.results.waivers import Acceptance, load_waivers
 from conformance.rules._model import Finding, Level, RuleContext
+from conformance.rules.catalogue import all_rules
 from conformance.rules.judge import applicable_rules, judge_exchange
 from conformance.rules.profiles import apply_profile
+from conformance.spec import available_versions, default_version, load_spec
 from conformance.spec.files import SPECS_DIR
 from conformance.traffic import TrafficError, detect_api, match_operation, read_traffic, recorded_api_version
 from conformance.traffic import traffic_files as _traffic_files
@@ -152,8 +156,6 @@ def _judge_one(run: _Run, collector: ResultCollector, ex: Exchange, api: str, fo
 
 
 def _check_version(api: str, version: str) -> None:
-    from conformance.spec import available_versions
-
     if version not in available_versions(api):
         raise TrafficUsageError(
             f"api-version {version} is not vendored for {api} (vendored: {', '.join(available_versions(api))})"
@@ -162,8 +164,6 @@ def _check_version(api: str, version: str) -> None:
 
 def _spec_for(run: _Run, api: str, forced: str | None, recorded: str | None) -> Any:
     """The vendored spec to judge with: --api-version, else the recorded one, else the nearest one."""
-    from conformance.spec import available_versions, default_version, load_spec
-
     versions = available_versions(api)
     if forced and forced in versions:
         version = forced
@@ -196,9 +196,6 @@ def nearest_version(recorded: str, versions: list[str]) -> str:
 
 
 def _load_waivers(path: Path) -> Any:
-    from conformance.results.waivers import load_waivers
-    from conformance.rules.catalogue import all_rules
-
     try:
         return load_waivers(path, known_rules=[r.id for r in all_rules()])
     except ValueError as exc:
@@ -291,8 +288,6 @@ def _traffic_info(run: _Run, errors: list[TrafficError]) -> dict[str, Any]:
 
 def write_all(results: RunResults, run: _Run, errors: list[TrafficError], report_dir: Path) -> dict[str, Path]:
     """report.html + results.json (the report package) and junit.xml (here)."""
-    from conformance.report import write_reports
-
     report_dir.mkdir(parents=True, exist_ok=True)
     written = dict(write_reports(results, report_dir, pytest_html_name=None))  # no pytest run offline
     junit = report_dir / "junit.xml"
@@ -303,8 +298,6 @@ def write_all(results: RunResults, run: _Run, errors: list[TrafficError], report
 
 def write_junit(results: RunResults, rows: list[_Row], errors: list[TrafficError], path: Path) -> None:
     """One `<testcase classname="traffic.<operation>" name="<source>::<rule>">` per evaluated pair."""
-    from conformance.report._safe import clip, neutralise, scrubber
-
     scrub = scrubber()
 
     def safe(text: str, limit: int = 20000) -> str:
@@ -379,8 +372,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from conformance.report._safe import neutralise, scrubber
-
     scrub = scrubber()
     try:
         results, code = validate_traffic(list(args.paths), api=args.api, api_version=args.api_version,

@@ -1,8 +1,12 @@
 """The pytest plugin: options, the suite session, and the results/report hooks.
 
-Thin on purpose (like pytest-html): the work lives in `session`, `collect`, `rules`, `report`.
-The suite's own `conftest.py` (conformance/suite/) calls `start_session`, so the project's other
-test trees are unaffected by the options this plugin adds.
+Thin on purpose (like pytest-html): the work lives in `session`, `results`, `rules`, `report`.
+The suite's own `conftest.py` (conformance/runner/suite/) calls `start_session`, so the project's
+other test trees are unaffected by the options this plugin adds.
+
+Installed as a `pytest11` entry point, this module is imported by every pytest session of the
+environment, including other projects'. So the hooks import the suite's heavier wings (spec,
+schemathesis, rules, report) inside the functions that need them, and only when the suite runs.
 """
 
 from __future__ import annotations

@@ -14,6 +14,8 @@ from typing import Any
 
 from conformance.constants import AZURE_OPENAI
 from conformance.runner.payloads import baseline
+from conformance.runner.session import track_transport
+from conformance.transport.client import BudgetExhausted
 
 ENDPOINT_HINT = {
     "model-inference": "Model Inference endpoints end in /models (https://<resource>.services.ai.azure.com/models)",
@@ -33,8 +35,6 @@ def preflight(session: Any) -> None:
     Stops at the first request without an answer (the breakers then know about it): a target that
     does not answer would otherwise cost one total timeout per operation before the first test.
     """
-    from conformance.runner.session import track_transport
-    from conformance.transport.client import BudgetExhausted
 
     cfg = session.config
     for op in session.spec.operations.values():

@@ -23,6 +23,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from conformance.spec.formats import OPEN_ENUM, _format, _short
+from conformance.spec.schema_fast import compile_fast
 from conformance.text import clip
 
 DIRECTIONS = ("request", "response")
@@ -519,8 +520,6 @@ class SchemaValidator:
         """Every issue and note: [] at once when the jsonschema_rs pre-check (schema_fast) accepts."""
         fast = self._fast
         if fast is _UNCOMPILED:
-            from conformance.spec.schema_fast import compile_fast
-
             fast = self._fast = compile_fast(self.schema, self._registry)
         if fast is not None:
             try:

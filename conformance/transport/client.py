@@ -35,6 +35,7 @@ import httpx
 
 from conformance import __version__
 from conformance.config import ConfigError, TargetConfig
+from conformance.spec import default_version
 from conformance.transport import redact
 from conformance.transport.budget import RequestBudget
 from conformance.transport.encoding import Inflater
@@ -156,10 +157,6 @@ class TargetClient:
             return self.config.api_version
         if self._default_api_version:
             return self._default_api_version
-        try:
-            from conformance.spec import default_version
-        except ImportError as exc:  # pragma: no cover - spec module is part of the package
-            raise ConfigError(f"no api_version configured and no spec default available ({exc})") from None
         return default_version(self.config.api)
 
     def request(

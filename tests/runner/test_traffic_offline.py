@@ -107,6 +107,32 @@ def test_violation_is_named_by_rule_path_and_value_in_results_and_junit(tmp_path
     assert suite.get("failures") == "1" and int(suite.get("tests")) == len(list(suite.iter("testcase")))
 
 
+def _aoai_completion_without_logprobs() -> dict:
+    return {
+        "request": {
+            "method": "POST",
+            "url": "https://example.openai.azure.com/openai/deployments/d/completions?api-version=2024-10-21",
+            "headers": {"Content-Type": "application/json"},
+            "body": {"prompt": "hi", "max_tokens": 4, "logprobs": 1},
+        },
+        "response": {
+            "status": 200,
+            "headers": {"Content-Type": "application/json"},
+            "body": {"id": "c2", "object": "text_completion", "created": 1718000000, "model": "m",
+                     "choices": [{"index": 0, "text": " there", "finish_reason": "stop", "logprobs": None}]},
+        },
+    }
+
+
+def test_traffic_of_both_apis_is_judged_by_each_apis_own_rules(tmp_path: Path) -> None:
+    traffic = _write(tmp_path / "both.jsonl", _chat(), _aoai_completion_without_logprobs())
+    results, code = validate_traffic([traffic], report_dir=tmp_path / "r")
+    assert results.summary.target.api == "azure-openai, model-inference"
+    violations = {(r.rule_id, r.operation_id) for r in results.results if r.outcome == "violation"}
+    assert ("COMPLETIONS-LOGPROBS", "Completions_Create") in violations, violations  # an Azure OpenAI rule
+    assert code == 1
+
+
 def test_unmatched_routes_and_unvendored_versions_are_reported(tmp_path: Path) -> None:
     traffic = _write(tmp_path / "t.jsonl", _chat(path="/v2/unknown"), _chat(api_version="2025-04-10"))
     results, code = validate_traffic([traffic], report_dir=tmp_path / "r")

@@ -11,6 +11,7 @@ from typing import Any
 from conformance.rules.interop import ClientOutcome
 from conformance.runner.clients.bridge import ClientRequest, failure
 from conformance.text import clip
+from conformance.transport import redact
 from conformance.transport.exchange import Exchange
 
 #: The extra that installs the clients, named in every "not judged" reason.
@@ -91,7 +92,6 @@ class Recorder:
         try:
             yield outcome
         except Exception as exc:  # the client's own error is what CLIENT-CALL reports
-            from conformance.transport import redact
 
             outcome.error = clip(redact.scrub(f"{type(exc).__name__}: {exc}"), 600)
         finally:

@@ -7,7 +7,9 @@ from typing import Any
 import pytest
 
 from conformance.rules import behaviour as B
+from conformance.runner.preflight import claimed_by_name
 from conformance.runner.session import TestJudge
+from conformance.spec import available_versions
 
 
 def _send(judge: TestJudge, base: Any, purpose: str, **kwargs: Any) -> Any:
@@ -17,8 +19,6 @@ def _send(judge: TestJudge, base: Any, purpose: str, **kwargs: Any) -> Any:
 @pytest.mark.rules("OPERATION-SERVED")
 def test_operation_is_served(operation: Any, base: Any, judge: TestJudge, suite: Any) -> None:
     """A 404 to the valid baseline request: not served (one finding; the operation's other tests stand down)."""
-    from conformance.runner.preflight import claimed_by_name
-
     ex = suite.preflight.get(operation.operation_id)
     if ex is None:  # an xdist worker, or the pre-flight stopped early: ask again
         ex = _send(judge, base, "is the operation served")
@@ -64,8 +64,6 @@ def test_unknown_api_version_is_refused(operation: Any, base: Any, judge: TestJu
 
 @pytest.mark.rules("APIVERSION-SUPPORTED")
 def test_claimed_api_versions_work(operation: Any, base: Any, judge: TestJudge, suite: Any) -> None:
-    from conformance.spec import available_versions
-
     claimed = suite.config.capabilities.get("api_versions") if suite.config.capabilities else None
     versions = [v for v in (claimed or [suite.api_version]) if v in available_versions(suite.api)]
     worked = []

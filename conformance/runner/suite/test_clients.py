@@ -28,6 +28,7 @@ from conformance.runner.payloads import (
     IMAGE_EMBEDDING_OPS,
     INFO_OPS,
 )
+from conformance.runner.plugin import get_session
 from conformance.runner.session import TestJudge
 from conformance.transport.exchange import Exchange
 
@@ -39,7 +40,6 @@ KINDS = {"chat": CHAT_OPS, "completions": COMPLETIONS_OPS, "embeddings": EMBEDDI
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "scenario" not in metafunc.fixturenames:
         return
-    from conformance.runner.plugin import get_session
 
     suite = get_session(metafunc.config)
     scenarios = SCENARIOS.get(suite.api, ()) if suite is not None else ()

@@ -11,7 +11,10 @@ from typing import Any
 
 import pytest
 
+from conformance.reference._spec import request_properties
 from conformance.rules import behaviour as B
+from conformance.rules.assemble import answer
+from conformance.rules.embeddings import decode_embedding
 from conformance.runner.session import TestJudge
 from conformance.runner.suite.test_extensibility import TOOLS
 
@@ -23,14 +26,7 @@ def _needs(judge: TestJudge, suite: Any, capability: str, rules: list[str]) -> N
 
 def _content(ex: Any) -> str | None:
     """Message content of choice 0, from a JSON answer or a stream (via the rules' assembler)."""
-    if ex.response is None or not 200 <= ex.response.status < 300:
-        return None
-    if ex.response.stream is not None:
-        from conformance.rules.assemble import assemble_chat_stream
-
-        doc = assemble_chat_stream(ex.response.stream)
-    else:
-        doc = ex.response.json
+    doc = answer(ex)
     try:
         choice = doc["choices"][0]
         return choice.get("message", choice.get("delta", {})).get("content") if "message" in choice or "delta" in choice else choice.get("text")
@@ -56,8 +52,6 @@ def test_streamed_answer(operation: Any, base: Any, judge: TestJudge, suite: Any
 @pytest.mark.kinds("chat", "completions")
 @pytest.mark.rules("STREAM-CONSISTENCY")
 def test_stream_matches_non_stream(operation: Any, base: Any, judge: TestJudge, suite: Any) -> None:
-    from conformance.reference._spec import request_properties
-
     _needs(judge, suite, "streaming", ["STREAM-CONSISTENCY"])
     planned = base.with_body(temperature=0)
     if "seed" in request_properties(suite.api, suite.api_version, operation.operation_id):
@@ -205,8 +199,6 @@ def test_base64_agrees_with_float(operation: Any, base: Any, judge: TestJudge, s
 
 def _vectors(ex: Any) -> list[list[float]] | None:
     """Each item's vector by index (base64 decoded by the rules' one decoder), None when unreadable."""
-    from conformance.rules.embeddings import decode_embedding
-
     if ex.response is None or not isinstance(ex.response.json, dict):
         return None
     out = []
