@@ -16,5 +16,8 @@ DEFAULT_DEPTH = "standard"
 
 AUTH_SCHEMES = ("api-key", "bearer", "entra")
 
+#: The token scope of `auth: entra` (Azure AI services, both APIs).
+ENTRA_SCOPE = "https://cognitiveservices.azure.com/.default"
+
 #: The kinds of model a target names under `models:` (operation kinds of the suite).
 MODEL_KINDS = ("chat", "embeddings", "image_embeddings", "completions")

@@ -35,6 +35,7 @@ import httpx
 
 from conformance import __version__
 from conformance.config import ConfigError, TargetConfig
+from conformance.constants import ENTRA_SCOPE
 from conformance.spec import default_version
 from conformance.transport import redact
 from conformance.transport.budget import RequestBudget
@@ -52,7 +53,6 @@ from conformance.transport.sse import SSEParser
 log = logging.getLogger("conformance.transport.client")
 
 USER_AGENT = f"azure-inference-conformance/{__version__}"
-ENTRA_SCOPE = "https://cognitiveservices.azure.com/.default"
 RETRY_STATUSES = frozenset({429, 503})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 3
@@ -179,7 +179,11 @@ class TargetClient:
         target misbehaviour. `credential`: "default", "none", "wrong", "api-key", "bearer", "entra"."""
         method = method.upper()
         cred_headers, presented = self._credential(credential)
-        sent_credential = "none" if not cred_headers else "dummy" if credential == "wrong" else "configured"
+        sent_credential = (
+            "none" if not cred_headers else "dummy" if credential == "wrong"
+            else "entra" if self._entra_token is not None and presented == self._entra_token[0]
+            else "configured"
+        )
         query: dict[str, str] = dict(params or {})
         version = self.api_version if api_version is DEFAULT else api_version
         if version is not None:

@@ -1,8 +1,8 @@
 """A recorded request as one copy-pasteable POSIX shell line.
 
 Every failure message ends with this line so a developer can replay the request by hand. The
-credential is never in it: credential headers refer to `$CONFORMANCE_API_KEY` inside double
-quotes so the shell expands it. Everything else goes through `shlex.quote`. Bodies that cannot
+credential is never in it: credential headers refer to `$CONFORMANCE_API_KEY` (or, for Entra ID,
+an `az account get-access-token` call) inside double quotes so the shell expands it. Everything else goes through `shlex.quote`. Bodies that cannot
 sit on one line as they are (line breaks, control bytes, invalid UTF-8) are piped in through
 `printf '%b'` with escapes, so the line stays single and the bytes stay exact.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shlex
 
+from conformance.constants import ENTRA_SCOPE
 from conformance.transport import redact
 from conformance.transport.exchange import RecordedRequest
 
@@ -18,13 +19,16 @@ from conformance.transport.exchange import RecordedRequest
 _SKIP = frozenset({"content-length", "host", "accept-encoding", "connection", "transfer-encoding"})
 _KEY_HEADERS = frozenset({"api-key", "x-api-key", "ocp-apim-subscription-key"})
 _KEY_REF = "$CONFORMANCE_API_KEY"
+#: An Entra ID token expires within the hour: the line fetches a fresh one for the same scope.
+_ENTRA_REF = f"$(az account get-access-token --scope {ENTRA_SCOPE} --query accessToken -o tsv)"
 
 
 def to_curl(request: RecordedRequest) -> str:
     """`curl -sS -X METHOD 'url' -H ... --data-raw 'body'` for `request`.
 
-    The configured credential appears as `$CONFORMANCE_API_KEY`; a deliberately wrong one as the
-    literal dummy that was sent (so the line gets the 401 that was judged); none when none was sent.
+    The configured credential appears as `$CONFORMANCE_API_KEY`, an Entra ID token as an `az` call
+    that fetches a fresh one; a deliberately wrong one as the literal dummy that was sent (so the
+    line gets the 401 that was judged); none when none was sent.
     """
     dummy = request.dummy_credential if request.credential == "dummy" else None
     parts = ["curl", "-sS", "-X", shlex.quote(request.method.upper()), shlex.quote(request.url)]
@@ -35,7 +39,8 @@ def to_curl(request: RecordedRequest) -> str:
         if lname in _KEY_HEADERS:
             parts += ["-H", shlex.quote(f"{name}: {dummy}") if dummy else f'"{name}: {_KEY_REF}"']
         elif lname == "authorization":
-            parts += ["-H", shlex.quote(f"{name}: Bearer {dummy}") if dummy else f'"Authorization: Bearer {_KEY_REF}"']
+            ref = _ENTRA_REF if request.credential == "entra" else _KEY_REF
+            parts += ["-H", shlex.quote(f"{name}: Bearer {dummy}") if dummy else f'"Authorization: Bearer {ref}"']
         else:
             parts += ["-H", shlex.quote(f"{name}: {value}")]
     if _wants_stream(request):

@@ -62,6 +62,7 @@ class RecordedRequest:
     #: The JSON document that was sent, when the body was JSON (NO_JSON otherwise).
     json: Any = NO_JSON
     #: Which credential was sent: "configured" (the user's own, shown only as $CONFORMANCE_API_KEY),
+    #: "entra" (a Microsoft Entra ID token azure-identity fetched; a reproduction fetches its own),
     #: "none", or "dummy" (a deliberately wrong one; no secret, so kept in `dummy_credential` for
     #: a reproduction that sends exactly what was judged).
     credential: str = "configured"

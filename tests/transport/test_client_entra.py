@@ -18,6 +18,7 @@ import pytest
 from conformance.config import ConfigError, TargetConfig
 from conformance.transport import redact
 from conformance.transport.client import TargetClient
+from conformance.transport.curl import to_curl
 from tests.servers import RawRequest, json_response, serve_raw
 
 TOKEN = "eyJ0eXAiOiJKV1QifQ.entra-conformance-token.sig"
@@ -63,6 +64,11 @@ def test_entra_token_is_sent_as_bearer_for_the_cognitive_services_scope(fake_ide
     for ex in (first, second):
         assert TOKEN not in json.dumps(ex.to_dict())
         assert ex.credential_echo
+        # The reproduction fetches a fresh token for the same scope, never the key variable.
+        assert ex.request.credential == "entra"
+        assert ('"Authorization: Bearer $(az account get-access-token --scope '
+                'https://cognitiveservices.azure.com/.default --query accessToken -o tsv)"') in to_curl(ex.request)
+        assert "CONFORMANCE_API_KEY" not in to_curl(ex.request)
     assert redact.secrets_present(f"x {TOKEN} y")
 
 
