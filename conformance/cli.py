@@ -18,6 +18,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from conformance.constants import APIS, MODEL_INFERENCE
+
 EXIT_OK, EXIT_VIOLATIONS, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 
 RUN_EPILOG = """\
@@ -267,7 +269,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 #: How `conformance rules` shows which API's contract a rule belongs to.
-_API_SHOWN = {"any": "both APIs", "model-inference": "model-inference", "azure-openai": "azure-openai"}
+_API_SHOWN = {"any": "both APIs", **{api: api for api in APIS}}
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
@@ -349,7 +351,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, Any]:
     sp = sub.add_parser("serve", help="run the embedded reference deployment in the foreground")
     sp.add_argument("--host", default="127.0.0.1")
     sp.add_argument("--port", type=int, default=8000)
-    sp.add_argument("--api", choices=["model-inference", "azure-openai", "both"], default="both",
+    sp.add_argument("--api", choices=[*APIS, "both"], default="both",
                     help="both APIs are always served (model inference under /models, Azure OpenAI under /openai)")
     sp.add_argument("--fault", action="append", default=[], help="switch on a named deviation (repeatable)")
     sp.add_argument("--persona", action="append", default=[],
@@ -359,7 +361,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, Any]:
     sub.add_parser("faults", help="list the reference deployment's named faults")
     sub.add_parser("personas", help="list the reference deployment's conformant personas")
     tp = sub.add_parser("target", help="print the reference deployment's capabilities as a target file")
-    tp.add_argument("--api", choices=["model-inference", "azure-openai"], default="model-inference")
+    tp.add_argument("--api", choices=APIS, default=MODEL_INFERENCE)
     tp.add_argument("--endpoint")
     dp = sub.add_parser("diff", help="compare two results.json files (new violations, fixed, changed warnings)")
     dp.add_argument("old")

@@ -15,6 +15,8 @@ DEPTHS = ("smoke", "standard", "deep")
 DEFAULT_DEPTH = "standard"
 
 AUTH_SCHEMES = ("api-key", "bearer", "entra")
+#: The schemes that present the configured key (`entra` presents a token azure-identity fetches).
+KEY_SCHEMES = ("api-key", "bearer")
 
 #: The token scope of `auth: entra` (Azure AI services, both APIs).
 ENTRA_SCOPE = "https://cognitiveservices.azure.com/.default"

@@ -10,6 +10,7 @@ from typing import Any
 
 from starlette.requests import Request
 
+from conformance.constants import KEY_SCHEMES
 from conformance.reference import _spec
 from conformance.reference.context import RequestContext
 from conformance.reference.errors import ApiError
@@ -48,7 +49,7 @@ def check_auth(request: Request, ctx: RequestContext) -> None:
             "Access denied: no credential. Send the key in the `api-key` header or as `Authorization: Bearer`.",
             headers=challenge if status == 401 else {},
         )
-    valid = scheme in ("api-key", "bearer") and secrets.compare_digest(
+    valid = scheme in KEY_SCHEMES and secrets.compare_digest(
         key.encode("utf-8", "replace"), ctx.settings.api_key.encode()
     )
     if scheme == "bearer" and ctx.faulted("auth-no-bearer"):

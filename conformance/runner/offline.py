@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import conformance
-from conformance.constants import APIS, PROFILES
+from conformance.constants import APIS, DEFAULT_PROFILE, PROFILES
 from conformance.report import write_reports
 from conformance.report._safe import clip, neutralise, scrubber
 from conformance.results import RunResults, Summary, Target
@@ -366,7 +366,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="judge every exchange as this API (default: /openai/ paths are Azure OpenAI)")
     parser.add_argument("--api-version", default=None,
                         help="vendored spec version to judge with (default: the recorded one, or the nearest)")
-    parser.add_argument("--profile", choices=("strict", "azure"), default="azure")
+    parser.add_argument("--profile", choices=PROFILES, default=DEFAULT_PROFILE)
     parser.add_argument("--report-dir", type=Path, default=Path("reports"))
     parser.add_argument("--waivers", type=Path, default=None, metavar="FILE")
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from conformance.constants import KEY_SCHEMES
 from conformance.results.collect import ResultCollector, now_iso
 from conformance.runner.console import verdict_line
 from conformance.runner.options import pytest_value as option
@@ -256,7 +257,7 @@ def _check_credential(cfg: Any) -> None:
     import importlib.util
 
     schemes = {cfg.auth, *(cfg.auth_schemes or [])}
-    if schemes & {"api-key", "bearer"} and not (cfg.api_key or "").strip():
+    if schemes & set(KEY_SCHEMES) and not (cfg.api_key or "").strip():
         variable = getattr(cfg, "api_key_env", None) or "CONFORMANCE_API_KEY"
         raise pytest.UsageError(f"conformance: no API key: set the {variable} environment variable (it is empty or unset)")
     if "entra" in schemes and importlib.util.find_spec("azure.identity") is None:

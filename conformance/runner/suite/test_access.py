@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from conformance.constants import KEY_SCHEMES
 from conformance.rules import behaviour as B
 from conformance.runner.preflight import claimed_by_name
 from conformance.runner.session import TestJudge
@@ -41,7 +42,7 @@ def test_wrong_credential_is_refused(operation: Any, base: Any, judge: TestJudge
 
 @pytest.mark.rules("AUTH-SCHEMES")
 def test_every_claimed_credential_scheme_works(operation: Any, base: Any, judge: TestJudge, suite: Any) -> None:
-    schemes = [s for s in (suite.config.auth_schemes or [suite.config.auth]) if s in ("api-key", "bearer")]
+    schemes = [s for s in (suite.config.auth_schemes or [suite.config.auth]) if s in KEY_SCHEMES]
     if not schemes:
         judge.not_applicable("the target claims no api-key or bearer scheme (entra only)", rules=["AUTH-SCHEMES"])
     for scheme in schemes:
