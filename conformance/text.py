@@ -19,3 +19,8 @@ def shorten(value: Any, limit: int = 120) -> str:
 def clip(text: str, limit: int) -> str:
     """`text` cut to at most `limit` characters, marked with an ellipsis when cut."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """`1 violation`, `3 violations`: a count with its noun agreeing."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"

@@ -23,7 +23,7 @@ from conformance.results.waivers import Acceptance
 from conformance.rules.catalogue import all_rules, get_rule
 
 #: Pseudo operations that are not operations of the spec (an unknown route, a run-level finding).
-PSEUDO_OPERATIONS = ("(unknown route)", "(none)", "")
+PSEUDO_OPERATIONS = ("(unknown route)", "(none)", "", RUN_LEVEL)
 
 #: The answer an exchange rule needs before it can judge anything, and how its absence reads.
 PREREQUISITES = {
@@ -61,6 +61,7 @@ def conclude(
     api = summary.target.api
     results = [r for r in judged_results(collector) if _belongs(r.rule_id, api)]
     results += coverage_gaps(collector, {(r.rule_id, r.operation_id) for r in results}, end, api)
+    results = _without_redundant_placeholders(results)
     results.sort(key=lambda r: (r.rule_id, r.operation_id))
     summary.stale_waivers = acceptance.stale(collector.findings) if acceptance else []
     summary.notes = [*summary.notes, *suite_notes(collector.notes)]
@@ -72,6 +73,14 @@ def conclude(
         clients=[collector.clients[k] for k in sorted(collector.clients)],
     )
     return summarise(run, end)
+
+
+def _without_redundant_placeholders(results: list[RuleResult]) -> list[RuleResult]:
+    """Drop "not applicable" rows of no operation ("(none)": a test for a kind of operation this API
+    lacks) for rules that have rows of their own on real operations; they would only add noise."""
+    real = {r.rule_id for r in results if r.operation_id not in PSEUDO_OPERATIONS}
+    return [r for r in results
+            if not (r.operation_id == "(none)" and r.outcome == "not_applicable" and r.rule_id in real)]
 
 
 def _belongs(rule_id: str, api: str) -> bool:

@@ -16,6 +16,7 @@ import pytest
 
 from conformance import __version__
 from conformance.report._safe import clip, neutralise, scrubber
+from conformance.text import count
 
 #: Characters of a finding's message on its live line.
 LINE_MESSAGE = 140
@@ -106,9 +107,10 @@ def tail_lines(results: Any, written: dict[str, Any] | None = None) -> list[str]
 def verdict_line(s: Any) -> str:
     """The console's last word: verdict, counts and the exit code the process ends with."""
     c = s.counts
-    return (f"{s.verdict.upper()} ({s.target.profile} profile): {c.get('violation', 0)} violations, "
-            f"{c.get('warning', 0)} warnings, {c.get('pass', 0)} passes, {c.get('not_judged', 0)} not judged, "
-            f"{c.get('not_applicable', 0)} not applicable, {c.get('waived', 0)} waived -> exit {s.exit_code}")
+    return (f"{s.verdict.upper()} ({s.target.profile} profile): {count(c.get('violation', 0), 'violation')}, "
+            f"{count(c.get('warning', 0), 'warning')}, {count(c.get('pass', 0), 'pass', 'passes')}, "
+            f"{c.get('not_judged', 0)} not judged, {c.get('not_applicable', 0)} not applicable, "
+            f"{c.get('waived', 0)} waived -> exit {s.exit_code}")
 
 
 def _findings(rows: list[Any]) -> int:

@@ -31,8 +31,10 @@ from conformance.rules._model import Finding, Level, RuleContext
 from conformance.rules.catalogue import all_rules
 from conformance.rules.judge import applicable_rules, judge_exchange
 from conformance.rules.profiles import apply_profile
+from conformance.runner.console import verdict_line
 from conformance.spec import available_versions, default_version, load_spec
 from conformance.spec.files import SPECS_DIR
+from conformance.text import count
 from conformance.traffic import TrafficError, detect_api, match_operation, read_traffic, recorded_api_version
 from conformance.traffic import traffic_files as _traffic_files
 from conformance.transport.exchange import Exchange
@@ -386,12 +388,11 @@ def main(args: argparse.Namespace) -> int:
     info = results.capabilities.get("traffic", {})
     for line in info.get("unreadable", [])[:20]:
         print(f"unreadable: {neutralise(scrub(line))}", file=sys.stderr)
-    print(f"{s.requests} exchanges from {s.target.endpoint_host}, profile {s.target.profile}, "
-          f"spec {s.target.api_version}: {s.verdict} "
-          f"({s.counts.get('violation', 0)} violations, {s.counts.get('warning', 0)} warnings, "
-          f"{info.get('unreadable_count', 0)} unreadable entries)")
+    print(f"{count(s.requests, 'exchange')} from {s.target.endpoint_host}, spec {s.target.api_version}, "
+          f"{count(info.get('unreadable_count', 0), 'unreadable entry', 'unreadable entries')}")
     if code == 2:
         print("conformance validate-traffic: no exchange could be judged (see the unreadable and unmatched entries)",
               file=sys.stderr)
     print(f"reports in {args.report_dir}")
+    print(verdict_line(s))  # the last line, as in a live run
     return code
