@@ -20,7 +20,7 @@ from conformance.traffic.entries import (
     redact_url,
     text_field,
 )
-from conformance.transport.exchange import NO_JSON, Exchange
+from conformance.transport.exchange import CREDENTIALS, NO_JSON, Exchange
 
 
 def from_record(rec: dict[str, Any]) -> Exchange:
@@ -32,6 +32,10 @@ def from_record(rec: dict[str, Any]) -> Exchange:
     headers = read_headers(req.get("headers"), "request.headers")
     body, body_json = _simple_body(req, headers, "request")
     request = make_request(method, url, headers, body, body_json)
+    if req.get("credential") in CREDENTIALS:
+        request.credential = req["credential"]
+        if request.credential == "dummy" and isinstance(req.get("dummy_credential"), str):
+            request.dummy_credential = req["dummy_credential"]
     response = None
     if rec.get("response") is not None:
         resp = obj(rec, "response")
@@ -68,6 +72,10 @@ def dump_exchange(exchange: Exchange) -> dict[str, Any]:
     req = exchange.request
     request: dict[str, Any] = {"method": req.method, "url": req.url, "headers": dict(req.headers)}
     request.update(_dump_body(req.body, req.json))
+    if req.credential != "configured":  # how the request reproduces (conformance.transport.curl)
+        request["credential"] = req.credential
+        if req.dummy_credential:
+            request["dummy_credential"] = req.dummy_credential
     out: dict[str, Any] = {"request": request}
     if exchange.response is not None:
         r = exchange.response

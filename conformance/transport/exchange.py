@@ -15,6 +15,10 @@ from typing import Any
 NO_JSON: Any = type("NoJson", (), {"__repr__": lambda self: "<no json>", "__bool__": lambda self: False})()
 
 
+#: How a recorded request presented its credential (see `RecordedRequest.credential`).
+CREDENTIALS = ("configured", "entra", "none", "dummy")
+
+
 @dataclass
 class SSEEvent:
     """One dispatched server-sent event (WHATWG event-stream semantics)."""
@@ -65,7 +69,7 @@ class RecordedRequest:
     #: "entra" (a Microsoft Entra ID token azure-identity fetched; a reproduction fetches its own),
     #: "none", or "dummy" (a deliberately wrong one; no secret, so kept in `dummy_credential` for
     #: a reproduction that sends exactly what was judged).
-    credential: str = "configured"
+    credential: str = "configured"  # one of CREDENTIALS
     dummy_credential: str | None = None
 
     @property

@@ -16,7 +16,8 @@ from conformance.traffic.read import (
     match_operation,
     read_traffic,
 )
-from conformance.transport.exchange import NO_JSON, Exchange
+from conformance.transport.curl import to_curl
+from conformance.transport.exchange import NO_JSON, Exchange, RecordedRequest
 from conformance.transport.redact import REDACTED
 from tests.paths import DATA as _DATA
 from tests.paths import shared
@@ -273,3 +274,20 @@ def test_every_corpus_file_reads_and_matches_or_is_reported_unmatched() -> None:
     assert v1 and all("judged as ChatCompletions_Create" in x.purpose for x in v1)
     matched = len(exchanges) - sum(unmatched.values())
     assert matched > 300
+
+
+def test_a_saved_request_reproduces_with_the_credential_it_presented(tmp_path: Path) -> None:
+    """`--save-traffic` keeps how each request presented its credential, so a curl line read back from
+    the file sends what was judged: the key variable, an Entra token call, nothing, or the wrong key."""
+    cases = {"configured": "$CONFORMANCE_API_KEY", "entra": "az account get-access-token", "dummy": "wrong-key-123"}
+    for kind, shown in cases.items():
+        request = RecordedRequest("GET", "https://h/models/info?api-version=2025-04-01",
+                                  headers={"api-key" if kind != "entra" else "Authorization": "x"})
+        request.credential = kind
+        request.dummy_credential = "wrong-key-123" if kind == "dummy" else None
+        f = tmp_path / f"{kind}.jsonl"
+        f.write_text(json.dumps(dump_exchange(Exchange(request, error="recorded without answer"))) + "\n")
+        errors: list[TrafficError] = []
+        (again,) = read_traffic([f], errors)
+        assert errors == [] and again.request.credential == kind
+        assert shown in to_curl(again.request), (kind, to_curl(again.request))
