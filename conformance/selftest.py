@@ -12,13 +12,15 @@ timeout, so a fault that hangs or crashes the suite is reported instead of stall
                                    [--jobs 2] [--depth smoke] [--json out.json] [--faults a,b]
                                    [--personas all|none|a,b]
     python -m conformance.selftest --seeds [N] [--api ...] [--profile ...] [--depth standard]
+                                   [--personas all|none|a,b]
 
 The last line printed is exactly `killed K/N, false alarms F`; the exit code is 0 iff every fault
 was killed, F == 0 and every run produced results.
 
-With `--seeds N` (default 20) it runs no fault at all: the unfaulted reference, at standard depth,
-once per seed, API and profile, and prints the false alarms (violations and warnings; the reference
-is conformant, so every one is the suite's) per seed. The last line is then exactly
+With `--seeds N` (default 20) it runs no fault at all: the unfaulted reference and each chosen
+persona (`--personas`, default all), at standard depth, once per seed, API and profile, and prints
+the false alarms (violations and warnings; the reference and its personas are conformant, so every
+one is the suite's) per seed, API/profile and persona. The last line is then exactly
 `false alarms F over R runs`; the exit code is 0 iff F == 0 and every run produced results.
 """
 
@@ -432,9 +434,14 @@ def _run_all(
 # -- seed sweeps -----------------------------------------------------------------------------------
 
 
+#: How a sweep's table names the run of the reference without a persona.
+NO_PERSONA = "(none)"
+
+
 @dataclass
 class SeedSweep:
-    """Unfaulted runs over many seeds: every violation or warning is a false alarm of the suite."""
+    """Unfaulted runs (the reference and its conformant personas) over many seeds: every violation or
+    warning is a false alarm of the suite."""
 
     runs: list[RunOutcome]
     seeds: list[int]
@@ -462,23 +469,27 @@ class SeedSweep:
         return f"false alarms {self.false_alarms} over {len(self.runs)} runs"
 
     def render(self) -> str:
+        """One row per seed and persona, one column per API/profile, then each alarm on its own line."""
         columns = sorted({(r.job.api, r.job.profile) for r in self.runs})
-        by_key = {(r.job.seed, r.job.api, r.job.profile): r for r in self.runs}
-        header = ["seed", *[f"{a}/{p}" for a, p in columns], "false alarms"]
+        personas = sorted({r.job.persona or "" for r in self.runs})
+        by_key = {(r.job.seed, r.job.persona or "", r.job.api, r.job.profile): r for r in self.runs}
+        header = ["seed", "persona", *[f"{a}/{p}" for a, p in columns], "false alarms"]
         rows = [header]
         for seed in self.seeds:
-            cells = []
-            for a, p in columns:
-                run = by_key.get((seed, a, p))
-                cells.append("-" if run is None else ("ERROR" if run.error else str(len(run.alarms()))))
-            rows.append([str(seed), *cells, str(self.per_seed().get(seed, 0))])
+            for persona in personas:
+                runs = [by_key.get((seed, persona, a, p)) for a, p in columns]
+                cells = ["-" if run is None else ("ERROR" if run.error else str(len(run.alarms()))) for run in runs]
+                total = sum(len(run.alarms()) for run in runs if run is not None)
+                rows.append([str(seed), persona or NO_PERSONA, *cells, str(total)])
         widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
         lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
         lines.append("")
-        for r in sorted(self.runs, key=lambda r: (r.job.seed or 0, r.job.api, r.job.profile)):
-            lines += [f"false alarm: seed {r.job.seed} {r.job.api}/{r.job.profile}: {a}" for a in r.alarms()]
+        for r in sorted(self.runs, key=lambda r: (r.job.seed or 0, r.job.persona or "", r.job.api, r.job.profile)):
+            who = f" persona {r.job.persona}" if r.job.persona else ""
+            lines += [f"false alarm: seed {r.job.seed} {r.job.api}/{r.job.profile}{who}: {a}" for a in r.alarms()]
         lines += [f"error: {e}" for e in self.errors]
-        lines.append(f"{len(self.seeds)} seeds x {len(columns)} API/profile pairs at depth {self.depth}")
+        lines.append(f"{len(self.seeds)} seeds x {len(columns)} API/profile pairs x {len(personas)} "
+                     f"(reference and personas: {', '.join(p or NO_PERSONA for p in personas)}) at depth {self.depth}")
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:
@@ -488,7 +499,8 @@ class SeedSweep:
             "depth": self.depth,
             "errors": self.errors,
             "per_seed": {str(k): v for k, v in self.per_seed().items()},
-            "runs": [{"seed": r.job.seed, "api": r.job.api, "profile": r.job.profile, "exit_code": r.exit_code,
+            "runs": [{"seed": r.job.seed, "api": r.job.api, "profile": r.job.profile, "persona": r.job.persona,
+                      "exit_code": r.exit_code,
                       "duration_s": round(r.duration, 2), "alarms": r.alarms(), "error": r.error}
                      for r in self.runs],
         }
@@ -503,8 +515,10 @@ def sweep_seeds(
     settings: RunSettings | None = None,
     work_dir: Path | None = None,
     progress: Callable[[RunOutcome], None] | None = None,
+    personas: Sequence[str | None] = (None,),
 ) -> SeedSweep:
-    """Run the unfaulted reference once per (seed, API, profile) and collect what each run flagged."""
+    """Run the reference once per (seed, API, profile, persona) and collect what each run flagged;
+    `personas` holds None for the reference without a persona."""
     settings = settings or RunSettings(depth="standard")
     owned_tmp = work_dir is None
     work = Path(tempfile.mkdtemp(prefix="conformance-seeds-")) if owned_tmp else Path(work_dir)
@@ -514,7 +528,8 @@ def sweep_seeds(
             target = work / "selftest-target.yaml"
             target.write_text(json.dumps({"limits": SELFTEST_LIMITS}), encoding="utf-8")
             settings = replace(settings, target_file=target)
-        planned = [Job(api, profile, seed=seed) for seed in seeds for api in apis for profile in profiles]
+        planned = [Job(api, profile, persona=persona, seed=seed)
+                   for seed in seeds for persona in personas for api in apis for profile in profiles]
         done = _run_all(planned, work, lambda job: settings, jobs, progress)
         return SeedSweep([done[j] for j in planned], list(seeds), settings.depth)
     finally:
@@ -556,12 +571,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--depth", choices=["smoke", "standard", "deep"],
                    help="generation depth (default smoke; standard with --seeds)")
     p.add_argument("--seeds", type=int, nargs="?", const=DEFAULT_SEEDS, metavar="N",
-                   help=f"no faults: run the unfaulted reference over N seeds (default {DEFAULT_SEEDS}) per API "
-                        "and profile, starting at --seed, and print the false alarms per seed")
+                   help=f"no faults: run the unfaulted reference and each persona over N seeds (default "
+                        f"{DEFAULT_SEEDS}) per API and profile, starting at --seed, and print the false alarms "
+                        "per seed, API/profile and persona")
     p.add_argument("--json", help="also write the outcome as JSON to this file")
     p.add_argument("--faults", help="comma-separated fault names (default: every fault)")
     p.add_argument("--personas", default="all",
-                   help="comma-separated conformant personas run as baselines (default: all; 'none': none)")
+                   help="comma-separated conformant personas run as baselines and in --seeds sweeps besides "
+                        "the reference itself (default: all; 'none': none)")
     p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds allowed per run")
     p.add_argument("--max-requests", type=int, help="request budget per run")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed for generated requests")
@@ -591,7 +608,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             p.error("--seeds needs at least 1 seed")
         apis = list(APIS) if args.api == "both" else [args.api]
         sweep = sweep_seeds(apis, profiles, [args.seed + i for i in range(args.seeds)], jobs=args.jobs,
-                            settings=settings, work_dir=Path(args.keep) if args.keep else None, progress=progress)
+                            settings=settings, work_dir=Path(args.keep) if args.keep else None, progress=progress,
+                            personas=[None, *personas])
         print(sweep.render())
         print(f"wall time {time.monotonic() - started:.1f}s with --jobs {args.jobs}")
         if args.json:

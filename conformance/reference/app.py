@@ -27,7 +27,7 @@ from conformance.reference import _spec, chat, completions, embeddings, gate
 from conformance.reference.context import RequestContext
 from conformance.reference.errors import ApiError, error_response
 from conformance.reference.faults import check_fault_names
-from conformance.reference.personas import check_persona_names
+from conformance.reference.personas import check_persona_names, check_prose
 from conformance.reference.responses import json_ok
 from conformance.reference.settings import AZURE_OPENAI, MODEL_INFERENCE, VERSIONS, ReferenceSettings
 
@@ -71,6 +71,7 @@ class _App:
                 body = dict(_CANNED[operation_id])
             if api == MODEL_INFERENCE:
                 body = gate.apply_extra_parameters(request, ctx, operation_id, body)
+            check_prose(ctx, operation_id, body)
             gate.check_reject_valid(ctx, body)
             return handler(ctx, body)
         except ApiError as err:

@@ -25,6 +25,8 @@ class ApiError(Exception):
     details: list[dict[str, Any]] | None = None
     #: Model inference `innererror` / Azure OpenAI `inner_error`.
     inner: dict[str, Any] | None = None
+    #: Azure OpenAI `type` (the OpenAI wire style: "invalid_request_error").
+    kind: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
 
     def __str__(self) -> str:
@@ -47,6 +49,8 @@ def error_body(ctx: RequestContext, err: ApiError) -> dict[str, Any]:
     else:
         if err.target is not None:
             error["param"] = err.target
+        if err.kind is not None:
+            error["type"] = err.kind
         if err.inner is not None:
             error["inner_error"] = err.inner
     if ctx.faulted("error-code-int"):

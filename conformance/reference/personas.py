@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from conformance.reference.context import RequestContext
+from conformance.reference.errors import ApiError
 from conformance.reference.faults import check_names
+from conformance.spec import prose
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,16 @@ _TABLE: tuple[Persona, ...] = (
         'Azure OpenAI docs, "Content streaming" (asynchronous filter); AOAI 2024-10-21 stream_options; '
         "Ollama's OpenAI-compatible streams (role in every delta, content with finish_reason)",
     ),
+    Persona(
+        "prose-limits",
+        "refuses every request that breaks a limit the specs state only in words (conformance.spec.prose: "
+        "ranges, relations between parameters, non-empty inputs, values per API): Azure OpenAI with 400 "
+        '{"error": {"code": "invalid_value", "type": "invalid_request_error", "param": ...}}, Model Inference '
+        'with 422 {"error": {"code": "invalid_value", "target": ..., "details": [...]}}',
+        "Azure OpenAI and OpenAI refuse an invalid value with 400 invalid_request_error naming `param` "
+        "(\"Invalid value for 'top_logprobs'\"); serverless Model Inference deployments answer a request "
+        "their validation refuses with 422 \"Invalid input\" naming the field",
+    ),
 )
 
 PERSONAS: dict[str, Persona] = {p.name: p for p in _TABLE}
@@ -55,6 +67,25 @@ PERSONAS: dict[str, Persona] = {p.name: p for p in _TABLE}
 def check_persona_names(names: Iterable[str]) -> frozenset[str]:
     """Validate persona names; raises ValueError naming the unknown ones."""
     return check_names("persona", names, PERSONAS)
+
+
+# -- requests ------------------------------------------------------------------------------------------
+
+
+def check_prose(ctx: RequestContext, operation_id: str, body: Any) -> None:
+    """prose-limits: refuse a request that breaks a sentence of its operation's spec, naming the parameter
+    the way each API names it (Azure OpenAI `param` and `type`; Model Inference `target` and `details`)."""
+    if not ctx.persona("prose-limits"):
+        return
+    found = prose.broken(ctx.api, operation_id, body)
+    if not found:
+        return
+    constraint, why = found[0]
+    message = f"Invalid value for '{constraint.param}': {why}. The spec says: {constraint.sentence}"
+    if not ctx.is_mi:
+        raise ApiError(400, "invalid_value", message, target=constraint.param, kind="invalid_request_error")
+    details = [{"code": "invalid_value", "message": w, "target": c.param} for c, w in found]
+    raise ApiError(422, "invalid_value", message, target=constraint.param, details=details)
 
 
 # -- non-streamed answers ------------------------------------------------------------------------------

@@ -42,6 +42,8 @@ class ProseConstraint:
     narrow: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: Makes a generated body satisfy a relation between fields (the view cannot express it).
     repair: Callable[[dict[str, Any]], None] | None = None
+    #: The top-level request property a refusal names (Azure OpenAI `param`, Model Inference `target`).
+    param: str = field(kw_only=True)
 
 
 def _number(value: Any) -> bool:
@@ -151,12 +153,14 @@ PROSE: tuple[ProseConstraint, ...] = (
         "`logprobs` must be set to `true` if this parameter is used.",
         f"{AOAI_SPEC} createChatCompletionRequest.top_logprobs (also {AOAI_STABLE})",
         _top_logprobs, repair=_repair_top_logprobs,
+        param="top_logprobs",
     ),
     ProseConstraint(
         "AOAI-ENCODING-FORMAT", AOAI, frozenset({"embeddings_create"}),
         "The format to return the embeddings in. Can be either `float` or `base64`. Defaults to `float`.",
         f"{AOAI_SPEC} embeddings request.encoding_format",
         _aoai_encoding_format, narrow={"encoding_format": {"enum": ["float", "base64"]}},
+        param="encoding_format",
     ),
     ProseConstraint(
         "AOAI-EMBEDDINGS-INPUT-TEXT", AOAI, frozenset({"embeddings_create"}),
@@ -164,48 +168,56 @@ PROSE: tuple[ProseConstraint, ...] = (
         "single request, pass an array of strings.",
         f"{AOAI_SPEC} embeddings request.input (the array form states minItems 1 and minLength 1)",
         _input_text, narrow={"input": {"nullable": False, "minLength": 1}},
+        param="input",
     ),
     ProseConstraint(
         "AOAI-COMPLETIONS-LOGPROBS-RANGE", AOAI, COMPLETIONS,
         "Minimum of 0 and maximum of 5 allowed.",
         f"{AOAI_SPEC} completions request.logprobs (a schema limit in {AOAI_STABLE})",
         _range("logprobs", 0, 5), narrow={"logprobs": {"minimum": 0, "maximum": 5}},
+        param="logprobs",
     ),
     ProseConstraint(
         "AOAI-COMPLETIONS-PRESENCE-PENALTY", AOAI, COMPLETIONS,
         "Number between -2.0 and 2.0.",
         f"{AOAI_SPEC} completions request.presence_penalty (a schema limit in {AOAI_STABLE})",
         _range("presence_penalty", -2, 2), narrow={"presence_penalty": {"minimum": -2, "maximum": 2}},
+        param="presence_penalty",
     ),
     ProseConstraint(
         "AOAI-COMPLETIONS-FREQUENCY-PENALTY", AOAI, COMPLETIONS,
         "Number between -2.0 and 2.0.",
         f"{AOAI_SPEC} completions request.frequency_penalty (a schema limit in {AOAI_STABLE})",
         _range("frequency_penalty", -2, 2), narrow={"frequency_penalty": {"minimum": -2, "maximum": 2}},
+        param="frequency_penalty",
     ),
     ProseConstraint(
         "AOAI-COMPLETIONS-TEMPERATURE", AOAI, COMPLETIONS,
         "What sampling temperature to use, between 0 and 2.",
         f"{AOAI_STABLE} completions request.temperature; {AOAI_SPEC} chatCompletionsRequestCommon.temperature",
         _range("temperature", 0, 2), narrow={"temperature": {"minimum": 0, "maximum": 2}},
+        param="temperature",
     ),
     ProseConstraint(
         "AOAI-COMPLETIONS-TOP-P", AOAI, COMPLETIONS,
         "So 0.1 means only the tokens comprising the top 10% probability mass are considered.",
         f"{AOAI_SPEC} completions request.top_p (a probability mass: 0..1, a schema limit in {AOAI_STABLE})",
         _range("top_p", 0, 1), narrow={"top_p": {"minimum": 0, "maximum": 1}},
+        param="top_p",
     ),
     ProseConstraint(
         "AOAI-COMPLETIONS-N-RANGE", AOAI, COMPLETIONS,
         "How many completions to generate for each prompt. Minimum of 1 and maximum of 128 allowed.",
         f"{AOAI_SPEC} completions request.n",
         _range("n", 1, 128), narrow={"n": {"minimum": 1, "maximum": 128}},
+        param="n",
     ),
     ProseConstraint(
         "AOAI-COMPLETIONS-MAX-TOKENS-MIN", AOAI, COMPLETIONS,
         "Has minimum of 0.",
         f"{AOAI_SPEC} completions request.max_tokens",
         _range("max_tokens", 0, float("inf")), narrow={"max_tokens": {"minimum": 0}},
+        param="max_tokens",
     ),
     ProseConstraint(
         "AOAI-COMPLETIONS-STOP-COUNT", AOAI, COMPLETIONS,
@@ -213,12 +225,14 @@ PROSE: tuple[ProseConstraint, ...] = (
         "maximum of 4",
         f"{AOAI_SPEC} completions request.stop",
         _array_size("stop", 1, 4), narrow={"stop": {"minItems": 1, "maxItems": 4}},
+        param="stop",
     ),
     ProseConstraint(
         "AOAI-COMPLETIONS-PROMPT-COUNT", AOAI, COMPLETIONS,
         "Maximum allowed size of string list is 2048. ... Array size minimum of 1 and maximum of 2048",
         f"{AOAI_SPEC} completions request.prompt",
         _array_size("prompt", 1, 2048), narrow={"prompt": {"minItems": 1, "maxItems": 2048}},
+        param="prompt",
     ),
     ProseConstraint(
         "AOAI-COMPLETIONS-BEST-OF", AOAI, COMPLETIONS,
@@ -226,6 +240,7 @@ PROSE: tuple[ProseConstraint, ...] = (
         "return - best_of must be greater than n. ... Results cannot be streamed. ... Has maximum value of 128.",
         f"{AOAI_SPEC} completions request.best_of",
         _best_of,
+        param="best_of",
     ),
     ProseConstraint(
         "MI-EMBEDDINGS-INPUT-TEXT", MI, frozenset({"getEmbeddings"}),
@@ -233,6 +248,7 @@ PROSE: tuple[ProseConstraint, ...] = (
         "request, pass an array of strings or array of token arrays.",
         f"{MI_SPEC} EmbeddingsOptions.input",
         _input_text, narrow={"input": {"minItems": 1}, "input.[]": {"minLength": 1}},
+        param="input",
     ),
     ProseConstraint(
         "MI-IMAGE-EMBEDDINGS-INPUT", MI, frozenset({"getImageEmbeddings"}),
@@ -240,6 +256,7 @@ PROSE: tuple[ProseConstraint, ...] = (
         "encoded in base64 string as a data URL. Example: `data:image/{format};base64,{data}`.",
         f"{MI_SPEC} ImageEmbeddingsOptions.input, ImageEmbeddingInput.image",
         _image_input, narrow={"input": {"minItems": 1}},
+        param="input",
     ),
     ProseConstraint(
         "MI-USER-SECURITY-CONTEXT", MI, CHAT,
@@ -251,6 +268,7 @@ PROSE: tuple[ProseConstraint, ...] = (
         narrow={"user_security_context.end_user_id": {"pattern": _GUID},
                 "user_security_context.end_user_tenant_id": {"pattern": _GUID},
                 "user_security_context.source_ip": {"pattern": _IPV4, "minLength": 7, "maxLength": 15}},
+        param="user_security_context",
     ),
 )
 
@@ -262,11 +280,16 @@ def constraints(api: str, operation_id: str) -> Iterator[ProseConstraint]:
             yield c
 
 
-def prose_violations(api: str, operation_id: str, body: Any) -> list[str]:
-    """Why `body` breaks the prose of its operation's spec ([] when it breaks none), each with its id."""
+def broken(api: str, operation_id: str, body: Any) -> list[tuple[ProseConstraint, str]]:
+    """Each constraint `body` breaks, with why ([] when it breaks none)."""
     if not isinstance(body, dict):
         return []
-    return [f"{c.id}: {why}" for c in constraints(api, operation_id) if (why := c.check(body)) is not None]
+    return [(c, why) for c in constraints(api, operation_id) if (why := c.check(body)) is not None]
+
+
+def prose_violations(api: str, operation_id: str, body: Any) -> list[str]:
+    """Why `body` breaks the prose of its operation's spec ([] when it breaks none), each with its id."""
+    return [f"{c.id}: {why}" for c, why in broken(api, operation_id, body)]
 
 
 def repair(api: str, operation_id: str, body: Any) -> Any:

@@ -3,7 +3,9 @@
 Calls: chat plain and streamed (and both with a tool when tools are not claimed unsupported),
 completions, embeddings with `encoding_format="float"` and by default (the client then asks for
 base64 and decodes it). A streamed answer is accumulated by the client's own
-`ChatCompletionStreamState`, as `client.chat.completions.stream()` does.
+`ChatCompletionStreamState`, as `client.chat.completions.stream()` does, without Azure OpenAI's
+asynchronous-filter annotation chunks: they carry no `delta`, the accumulator fails on them
+(openai/openai-python#1677) and client code skips them (docs/behaviours.md, interop).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from conformance.rules.interop import AnswerShape
+from conformance.rules.streaming import FILTER_ANNOTATION_CHUNK, annotation_kind
 from conformance.runner.clients.bridge import http_module, httpx_client
 from conformance.runner.clients.calls import (
     CHAT_PROMPT,
@@ -77,7 +80,8 @@ def chat(ctx: CallContext, rec: Recorder, *, tools: bool) -> None:
                       usage_asked=asked) as streamed:
             state = ChatCompletionStreamState()
             for chunk in c.chat.completions.create(model=model, stream=True, **kwargs, **extra):
-                state.handle_chunk(chunk)
+                if annotation_kind(chunk.to_dict()) != FILTER_ANNOTATION_CHUNK:
+                    state.handle_chunk(chunk)
             snapshot = state.current_completion_snapshot
             streamed.shape = _shape(snapshot.choices[0].message, snapshot.choices[0], snapshot.usage)
 
