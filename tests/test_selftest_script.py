@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from conformance.reference.faults import FAULTS, Fault
+from conformance.reference.personas import PERSONAS
 from conformance.selftest import (
     DEFAULT_SEED,
     Job,
@@ -141,16 +142,31 @@ def test_a_seed_sweep_counts_violations_and_warnings_as_false_alarms_per_seed(tm
     assert sweep.summary_line() == "false alarms 2 over 3 runs"
     text = sweep.render()
     assert "false alarm: seed 1 azure-openai/azure: warning CHAT-MAX-TOKENS on getChatCompletions" in text
-    assert text.splitlines()[0].split() == ["seed", "azure-openai/azure", "model-inference/azure", "false", "alarms"]
+    assert text.splitlines()[0].split() == ["seed", "persona", "azure-openai/azure", "model-inference/azure", "false",
+                                            "alarms"]
     assert Job("model-inference", "azure", seed=7).label == "unfaulted@model-inference/azure#7"
 
 
+def test_a_seed_sweep_shows_each_persona_on_its_own_row(tmp_path: Path) -> None:
+    persona_run = RunOutcome(Job("azure-openai", "azure", persona="sparse", seed=1), 1, 1.0, tmp_path,
+                             {"results": [_result("CLIENT-CALL", "warning")]})
+    sweep = SeedSweep([_sweep_run(tmp_path, 1, "azure-openai", []), persona_run], [1], "standard")
+    rows = [line.split() for line in sweep.render().splitlines()[1:3]]
+    assert rows == [["1", "(none)", "0", "0"], ["1", "sparse", "1", "1"]]
+    assert "false alarm: seed 1 azure-openai/azure persona sparse: warning CLIENT-CALL" in sweep.render()
+    assert sweep.per_seed() == {1: 1} and sweep.to_json()["runs"][1]["persona"] == "sparse"
+
+
 @pytest.mark.slow
-def test_the_unfaulted_reference_raises_no_false_alarm_over_a_few_seeds(tmp_path: Path) -> None:
-    # `python -m conformance.selftest --seeds` runs 20 seeds per API and profile; CI runs a few.
+def test_the_reference_and_every_persona_raise_no_false_alarm_over_a_few_seeds(tmp_path: Path) -> None:
+    # `python -m conformance.selftest --seeds` runs 20 seeds per API, profile and persona; CI runs a few:
+    # every persona at standard depth in azure here, in strict at smoke depth in tests/reference/test_personas.py.
     seeds = [DEFAULT_SEED + 101, DEFAULT_SEED + 202]
-    azure = sweep_seeds(["model-inference", "azure-openai"], ["azure"], seeds[:1], work_dir=tmp_path / "azure")
-    strict = sweep_seeds(["model-inference", "azure-openai"], ["strict"], seeds[1:], work_dir=tmp_path / "strict")
+    everyone = [None, *sorted(PERSONAS)]
+    apis = ["model-inference", "azure-openai"]
+    azure = sweep_seeds(apis, ["azure"], seeds[:1], work_dir=tmp_path / "azure", personas=everyone)
+    strict = sweep_seeds(apis, ["strict"], seeds[1:], work_dir=tmp_path / "strict")
+    assert {r.job.persona for r in azure.runs} == set(everyone)
     for sweep in (azure, strict):
         assert not sweep.errors, sweep.errors
         assert sweep.false_alarms == 0, sweep.render()
