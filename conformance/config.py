@@ -66,6 +66,9 @@ class Limits:
     stream_idle_timeout: float = 20
     max_retries: int = 3
     max_retry_wait: float = 30
+    #: Requests one test may have in flight at once (its independent ones: generated cases, hand-written
+    #: negatives, parameters probed one at a time); per worker process. 1 sends one after another.
+    max_in_flight: int = 4
     #: Bound on the whole run (seconds): past it nothing more is sent and the verdict is incomplete.
     max_duration: float = 1800
 

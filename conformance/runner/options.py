@@ -94,6 +94,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("max-requests", "override the budget's max_requests", type=int, metavar="N"),
     Option("max-duration", "bound on the whole run in seconds (limits.max_duration, default 1800): past it "
            "nothing more is sent and the run is incomplete", type=float, metavar="S"),
+    Option("max-in-flight", "requests one test may have in flight at once (limits.max_in_flight, default 4; "
+           "1 sends them one after another)", type=int, metavar="N"),
     Option("seed", "seed for generated requests (printed in the header; default random)", type=int, metavar="N"),
     Option("save-traffic", "also write every exchange as JSON lines to this file (replay with "
            "validate-traffic)", metavar="FILE"),

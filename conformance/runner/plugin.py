@@ -97,9 +97,9 @@ def _report_dir(config: pytest.Config) -> Path | None:
 def _cli_options(config: pytest.Config) -> dict[str, Any]:
     names = ["endpoint", "api", "api-version", "profile", "depth", "report-dir", "auth", "api-key", "insecure"]
     out = {n.replace("-", "_"): option(config, n) for n in names}
-    max_duration = option(config, "max-duration")
-    if max_duration is not None:
-        out["limits"] = {"max_duration": max_duration}
+    limits = {name.replace("-", "_"): option(config, name) for name in ("max-duration", "max-in-flight")}
+    if any(v is not None for v in limits.values()):
+        out["limits"] = {k: v for k, v in limits.items() if v is not None}
     return {k: v for k, v in out.items() if v is not None}
 
 

@@ -10,12 +10,15 @@ with exit 3 and says what endpoints look like.
 
 from __future__ import annotations
 
+import threading
+from contextlib import closing
 from typing import Any
 
 from conformance.constants import AZURE_OPENAI
 from conformance.runner.payloads import baseline
 from conformance.runner.session import track_transport
 from conformance.transport.client import BudgetExhausted
+from conformance.transport.inflight import in_order
 
 ENDPOINT_HINT = {
     "model-inference": "Model Inference endpoints end in /models (https://<resource>.services.ai.azure.com/models)",
@@ -32,11 +35,14 @@ def claimed_by_name(config: Any, operation_id: str) -> bool:
 def preflight(session: Any) -> None:
     """Send each offered operation's baseline request once; record the unserved ones in `session`.
 
-    Stops at the first request without an answer (the breakers then know about it): a target that
-    does not answer would otherwise cost one total timeout per operation before the first test.
+    The requests go out `limits.max_in_flight` at a time and their answers are taken in order. It
+    stops at the first request without an answer (the breakers then know about it): a target that
+    does not answer would otherwise cost one total timeout per operation before the first test. The
+    requests already on their way by then are recorded all the same (they were sent).
     """
 
     cfg = session.config
+    asks: list[tuple[str, Any, dict[str, Any]]] = []
     for op in session.spec.operations.values():
         if not session.offers(op.operation_id):
             continue
@@ -48,19 +54,34 @@ def preflight(session: Any) -> None:
             kwargs["json"] = planned.json
         if planned.params:
             kwargs["params"] = planned.params
+        asks.append((op.operation_id, planned, kwargs))
+
+    stop = threading.Event()
+
+    def ask(item: tuple[str, Any, dict[str, Any]]) -> Any:
+        operation_id, planned, kwargs = item
+        if stop.is_set():
+            return None
         try:
-            ex = session.client.request(planned.method, planned.path, operation_id=op.operation_id,
-                                        purpose="pre-flight: is the operation served", **kwargs)
+            return session.client.request(planned.method, planned.path, operation_id=operation_id,
+                                          purpose="pre-flight: is the operation served", **kwargs)
         except BudgetExhausted:
-            return
-        session.preflight[op.operation_id] = ex
-        track_transport(session, ex)
-        if ex.response is None or ex.error:
-            return  # no usable answer: the tests' breakers take it from here
-        if ex.response.status == 404:
-            by_name = claimed_by_name(cfg, op.operation_id)
-            session.unserved[op.operation_id] = (
-                f"{op.operation_id} is not served (a valid request was answered 404)", by_name)
+            stop.set()
+            return None
+
+    with closing(in_order(ask, asks, cfg.limits.max_in_flight)) as answers:
+        for (operation_id, _, _), ex in zip(asks, answers, strict=True):
+            if ex is None:
+                continue  # not sent: the budget is spent, or an earlier request got no answer
+            session.preflight[operation_id] = ex
+            track_transport(session, ex)
+            if ex.response is None or ex.error:
+                stop.set()  # no usable answer: the tests' breakers take it from here
+                continue
+            if ex.response.status == 404:
+                by_name = claimed_by_name(cfg, operation_id)
+                session.unserved[operation_id] = (
+                    f"{operation_id} is not served (a valid request was answered 404)", by_name)
 
 
 def all_not_found_hint(session: Any) -> str | None:

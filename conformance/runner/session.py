@@ -4,15 +4,21 @@
 client, shared budget, result collector. `TestJudge` is what a suite test talks to: it sends
 requests (every exchange is judged by every exchange-scope rule automatically), applies
 behaviour judges, and at the end fails the test with rendered violations.
+
+A test whose requests do not depend on each other's answers (generated cases, hand-written
+negatives) sends them with `send_many`: up to `limits.max_in_flight` wait on the network at once,
+while receiving, judging, the breakers and the notes stay on the test's thread, in the order of
+the requests, so the results are those of sending them one after another.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -90,8 +96,49 @@ class SuiteSession:
         return reason
 
 
+T = TypeVar("T")
+
+
 class DroppedCase(Exception):
     """A generated case the suite could not carry out; dropped as a suite note, never judged."""
+
+
+@dataclass
+class Outgoing:
+    """One request of a `TestJudge.send_many` batch: `send`'s arguments."""
+
+    method: str
+    path: str
+    purpose: str = ""
+    droppable: bool = False
+    operation_id: str | None = None
+    #: The client's keyword arguments (json, content, headers, params, api_version, credential, ...).
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, method: str, path: str, *, purpose: str = "", droppable: bool = False,
+           operation_id: str | None = None, **kwargs: Any) -> Outgoing:
+        """With `TestJudge.send`'s signature."""
+        return cls(method, path, purpose, droppable, operation_id, kwargs)
+
+    @classmethod
+    def planned(cls, planned: Any, **kwargs: Any) -> Outgoing:
+        """A planned request (`conformance.runner.payloads`) with `send`'s keyword arguments on top."""
+        kw: dict[str, Any] = {}
+        if planned.json is not None:
+            kw["json"] = planned.json
+        if planned.params:
+            kw["params"] = planned.params
+        if planned.headers:
+            kw["headers"] = planned.headers
+        return cls.of(planned.method, planned.path, **{**kw, **kwargs})
+
+
+@dataclass
+class _Unsent:
+    """Why a request of a batch was not sent (a breaker, the deadline, the budget)."""
+
+    reason: str | None = None  # None: the budget is spent
 
 
 def suite_caused(session: SuiteSession, ex: Exchange) -> str | None:
@@ -151,29 +198,85 @@ class TestJudge:
         An exchange the suite itself spoiled (`suite_caused`) is never judged: it becomes a suite
         note, and the test is skipped, or with `droppable` (one generated case of many) the case is
         dropped by raising `DroppedCase`."""
+        out = Outgoing(method, path, purpose, droppable, operation_id, kwargs)
+        return self._receive(out, self._transmit(out))
+
+    def send_planned(self, planned: Any, **kwargs: Any) -> Exchange:
+        out = Outgoing.planned(planned, **kwargs)
+        return self._receive(out, self._transmit(out))
+
+    def send_many(self, outgoing: Sequence[Outgoing]) -> Iterator[Exchange | None]:
+        """Send requests that do not depend on each other's answers, up to `limits.max_in_flight` at once.
+
+        Yields each request's judged exchange in the order given (None for a droppable case the suite
+        dropped), as `send` one after another would: each answer is received and judged on this
+        thread, and the next request is handed to a sender only after the test has dealt with the
+        previous answer (`conformance.transport.inflight.in_order`), so a breaker tripped by one answer
+        holds every request not yet sent. A skip (breaker, deadline, budget) ends the batch where
+        `send` would have. Use it under `contextlib.closing` (or through `sending`), so that leaving the
+        loop early waits for the requests still in flight."""
+        from conformance.transport.inflight import in_order
+
+        items = list(outgoing)
+        width = self.session.config.limits.max_in_flight
+        with closing(in_order(self._transmit, items, width)) as results:
+            for out, result in zip(items, results, strict=True):
+                yield self._received_or_dropped(out, result)
+
+    @contextmanager
+    def sending(self, plan: Sequence[tuple[Outgoing, T] | str]) -> Iterator[Iterator[tuple[T, Exchange]]]:
+        """`send_many` for a plan of `(request, context)` pairs: yields `(context, exchange)` in the plan's
+        order, dropped cases left out; a plan entry that is a string is a suite note, added in its place.
+        Leaving the block early waits for the requests still in flight (at most `max_in_flight - 1`)."""
+        batch = [item[0] for item in plan if not isinstance(item, str)]
+        with closing(self.send_many(batch)) as exchanges:
+
+            def in_order() -> Iterator[tuple[T, Exchange]]:
+                for item in plan:
+                    if isinstance(item, str):
+                        self.session.collector.notes.append(item)
+                        continue
+                    ex = next(exchanges)
+                    if ex is not None:
+                        yield item[1], ex
+
+            yield in_order()
+
+    def _transmit(self, out: Outgoing) -> Exchange | _Unsent:
+        """Send one request unless a breaker, the deadline or the budget forbids it (any thread)."""
         from conformance.transport.client import BudgetExhausted
 
-        op = operation_id or self.operation_id
+        op = out.operation_id or self.operation_id
         s = self.session
-        stopped = s.past_deadline()
+        stopped = s.past_deadline() or s.unresponsive or s.unresponsive_ops.get(op or "")
+        if not stopped and op in s.stream_cut_ops and _asks_for_stream(out.kwargs):
+            stopped = s.stream_cut_ops[op]
         if stopped:
-            self.skip(f"not sent: {stopped}", rules=self._planned_rules)
-        if s.unresponsive:
-            self.skip(f"not sent: {s.unresponsive}", rules=self._planned_rules)
-        if op in s.unresponsive_ops:
-            self.skip(f"not sent: {s.unresponsive_ops[op]}", rules=self._planned_rules)
-        if op in s.stream_cut_ops and _asks_for_stream(kwargs):
-            self.skip(f"not sent: {s.stream_cut_ops[op]}", rules=self._planned_rules)
+            return _Unsent(stopped)
         try:
-            ex = self.session.client.request(method, path, operation_id=op, purpose=purpose, **kwargs)
+            return s.client.request(out.method, out.path, operation_id=op, purpose=out.purpose, **out.kwargs)
         except BudgetExhausted:
-            self.skip_budget()
-            raise AssertionError("unreachable") from None
+            return _Unsent()
+
+    def _received_or_dropped(self, out: Outgoing, result: Exchange | _Unsent) -> Exchange | None:
+        try:
+            return self._receive(out, result)
+        except DroppedCase:
+            return None
+
+    def _receive(self, out: Outgoing, result: Exchange | _Unsent) -> Exchange:
+        """Judge what came back on the test's thread: a skip, a dropped case, or a judged exchange."""
+        if isinstance(result, _Unsent):
+            if result.reason is None:
+                self.skip_budget()
+            self.skip(f"not sent: {result.reason}", rules=self._planned_rules)
+        ex = result
+        op = out.operation_id or self.operation_id
         why = suite_caused(self.session, ex)
         if why is not None:
-            note = f"{op or '(none)'}: {why} ({purpose or 'request'})"
+            note = f"{op or '(none)'}: {why} ({out.purpose or 'request'})"
             self.session.collector.notes.append(note)
-            if droppable:
+            if out.droppable:
                 raise DroppedCase(note)
             self.skip(f"not judged: {note}", rules=self._planned_rules)
         self._track_transport(ex)
@@ -195,17 +298,6 @@ class TestJudge:
         """Judge an exchange sent before this test (the pre-flight's) as if this test had sent it."""
         self.exchanges.append(ex)
         self._judge_exchange(ex)
-
-    def send_planned(self, planned: Any, **kwargs: Any) -> Exchange:
-        kw: dict[str, Any] = {}
-        if planned.json is not None:
-            kw["json"] = planned.json
-        if planned.params:
-            kw["params"] = planned.params
-        if planned.headers:
-            kw["headers"] = planned.headers
-        kw.update(kwargs)
-        return self.send(planned.method, planned.path, **kw)
 
     def _judge_exchange(self, ex: Exchange) -> None:
         from conformance.rules.judge import applicable_rules, judge_exchange

@@ -11,6 +11,10 @@ bounds the wall-clock total (and, for streams, idleness) by shutting the socket 
 the only way to interrupt a blocked read of a server that drips one byte at a time. It finds the
 socket through httpcore's `trace` extension when the connection is opened, which is why
 connections are not kept alive between requests (a reused connection is never traced).
+
+One client serves every thread of a test that sends several requests at once (`TestJudge.send_many`):
+httpx's `Client` may be shared between threads, the budget takes its own lock, and the client's own
+state (counters, the requests in flight, the recorder, the Entra token) is changed under `_lock`.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import email.utils
+import itertools
 import json as _json
 import logging
 import secrets
@@ -114,8 +119,11 @@ class TargetClient:
         self.stats = ClientStats()
         #: time.monotonic() at which the whole run ends (limits.max_duration): no request outlives it.
         self.deadline: float | None = None
-        #: The request waiting for an answer now (started monotonic, method, URL), for progress lines.
-        self.in_flight: tuple[float, str, str] | None = None
+        #: The requests waiting for an answer now: id -> (started monotonic, method, URL).
+        self._flights: dict[int, tuple[float, str, str]] = {}
+        self._flight_ids = itertools.count()
+        #: Guards the counters, the flights, the recorder and the Entra token across sending threads.
+        self._lock = threading.RLock()
         self._endpoint = config.endpoint.rstrip("/")
         self._default_api_version = default_api_version
         self._entra_token: tuple[str, float] | None = None
@@ -149,6 +157,17 @@ class TargetClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    @property
+    def in_flight(self) -> tuple[float, str, str] | None:
+        """The longest-waiting request now in flight (started monotonic, method, URL), for progress lines."""
+        with self._lock:
+            return min(self._flights.values(), default=None)
+
+    def _count(self, **increments: int) -> None:
+        with self._lock:
+            for name, n in increments.items():
+                setattr(self.stats, name, getattr(self.stats, name) + n)
 
     @property
     def api_version(self) -> str:
@@ -216,7 +235,7 @@ class TargetClient:
         while True:
             if self.budget is not None and not self.budget.take(1):
                 if exchange is None:
-                    self.stats.budget_refusals += 1
+                    self._count(budget_refusals=1)
                     raise BudgetExhausted(
                         f"request budget of {self.budget.limit} requests is spent ({method} {path} not sent)"
                     )
@@ -224,7 +243,7 @@ class TargetClient:
                 break
             if wait is not None:
                 retries += 1
-                self.stats.retries += 1
+                self._count(retries=1)
                 if self.budget is not None:
                     self.budget.add_retries(1)
                 time.sleep(wait)
@@ -234,7 +253,7 @@ class TargetClient:
                 held = min(self.budget.pause_left(), self.config.limits.max_retry_wait)
                 if held > 0:
                     time.sleep(held)
-            self.stats.requests += 1
+            self._count(requests=1)
             exchange = self._send_once(method, url, send_headers, body, sent_json, presented, stream)
             exchange.request.credential = sent_credential
             if sent_credential == "dummy":
@@ -274,12 +293,13 @@ class TargetClient:
 
     def _finish(self, exchange: Exchange) -> Exchange:
         if exchange.suite_error:
-            self.stats.suite_errors += 1
+            self._count(suite_errors=1)
         elif exchange.error:
-            self.stats.transport_errors += 1
+            self._count(transport_errors=1)
         self._account_tokens(exchange)
         if self.recorder is not None:
-            self.recorder(exchange)
+            with self._lock:  # one exchange at a time, whatever the thread
+                self.recorder(exchange)
         return exchange
 
     def probe(self) -> str | None:
@@ -333,6 +353,10 @@ class TargetClient:
         return self.config.api_key
 
     def _entra(self) -> str:
+        with self._lock:  # one token fetch, not one per sending thread
+            return self._entra_locked()
+
+    def _entra_locked(self) -> str:
         if self._entra_token and self._entra_token[1] - 120 > time.time():
             return self._entra_token[0]
         if self._entra_credential is None:
@@ -386,7 +410,9 @@ class TargetClient:
             recorded_request.json = parse_json_body(recorded_request.body or b"")[0]
         exchange = Exchange(request=recorded_request, started=started)
         watchdog.start()
-        self.in_flight = (started, method, recorded_request.url)
+        flight = next(self._flight_ids)
+        with self._lock:
+            self._flights[flight] = (started, method, recorded_request.url)
         response: httpx.Response | None = None
         try:
             try:
@@ -410,7 +436,8 @@ class TargetClient:
             return exchange
         finally:
             watchdog.stop()
-            self.in_flight = None
+            with self._lock:
+                self._flights.pop(flight, None)
             if response is not None:
                 response.close()
         exchange.response = self._record_response(response, raw, transcript, truncated, presented, exchange)
@@ -540,9 +567,7 @@ class TargetClient:
             return
         prompt, completion = _int(usage.get("prompt_tokens")), _int(usage.get("completion_tokens"))
         total = _int(usage.get("total_tokens")) or prompt + completion
-        self.stats.prompt_tokens += prompt
-        self.stats.completion_tokens += completion
-        self.stats.total_tokens += total
+        self._count(prompt_tokens=prompt, completion_tokens=completion, total_tokens=total)
         if self.budget is not None:
             self.budget.add_tokens(prompt, completion, total)
 

@@ -168,3 +168,25 @@ def test_environment_settings_apply_to_the_reference_run(tmp_path: Path) -> None
     assert proc.returncode == 0, proc.stdout[-3000:]
     target = results(out)["summary"]["target"]
     assert (target["profile"], target["depth"], target["reference"]) == ("strict", "smoke", True)
+
+
+@pytest.mark.slow
+def test_requests_in_flight_together_are_judged_as_one_after_another(tmp_path: Path) -> None:
+    """The same seed gives the same requests, verdicts, counts and notes with one request in flight or several."""
+    faults = ["--fault", "accept-invalid", "--fault", "reject-valid", "--fault", "emb-dimensions-ignored"]
+    runs = {}
+    for in_flight in ("1", "4"):
+        out = tmp_path / f"in-flight-{in_flight}"
+        proc = run("--depth", "standard", "--seed", "11", "--max-in-flight", in_flight, *faults, report_dir=out)
+        assert proc.returncode == 1, proc.stdout[-3000:]
+        runs[in_flight] = results(out)
+    one, several = runs["1"], runs["4"]
+    assert violations(one) and one["results"] == several["results"]
+    for key in ("verdict", "counts", "requests", "retries", "tokens", "notes", "errors", "not_judged"):
+        assert one["summary"][key] == several["summary"][key], key
+
+    def sent(data: dict) -> list[tuple]:
+        return [(x["operation"], x["purpose"], x["request"]["method"], re.sub(r"^https?://[^/]+", "", x["request"]["url"]),
+                 x["request"].get("body")) for x in data["exchanges"].values()]
+
+    assert sent(one) == sent(several)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import socket
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -11,11 +12,11 @@ import pytest
 
 from conformance.config import Limits, TargetConfig
 from conformance.results.collect import ResultCollector
-from conformance.runner.session import DroppedCase, SuiteSession, TestJudge
+from conformance.runner.session import DroppedCase, Outgoing, SuiteSession, TestJudge
 from conformance.spec import load_spec
 from conformance.transport.budget import RequestBudget
 from conformance.transport.client import TargetClient
-from tests.servers import RawRequest, json_response, serve_raw
+from tests.servers import RawRequest, json_response, reset, serve_raw
 
 ANSWER = {"id": "c", "object": "chat.completion", "created": 1735689600, "model": "m",
           "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "hi"}}],
@@ -32,12 +33,13 @@ def _slow_unless_bounded(sock: socket.socket, req: RawRequest) -> None:
 
 
 @contextmanager
-def _judge(handler, api: str = "model-inference") -> Iterator[TestJudge]:
+def _judge(handler, api: str = "model-inference", *, max_in_flight: int = 4, budget: int = 50) -> Iterator[TestJudge]:
     with serve_raw(handler) as server:
         config = TargetConfig(endpoint=server.url + "/models", api=api, api_key="k-" + secrets.token_hex(8),
-                              limits=Limits(connect_timeout=1, read_timeout=0.5, total_timeout=1, max_retries=0))
+                              limits=Limits(connect_timeout=1, read_timeout=0.5, total_timeout=1, max_retries=0,
+                                            max_in_flight=max_in_flight))
         spec = load_spec(api)
-        budget = RequestBudget(50)
+        budget = RequestBudget(budget)
         with TargetClient(config, budget=budget) as client:
             session = SuiteSession(config=config, spec=spec, client=client, budget=budget, collector=ResultCollector())
             yield TestJudge(session, "tests/x.py::t", "getChatCompletions" if api == "model-inference"
@@ -66,8 +68,6 @@ def test_a_timeout_on_a_bounded_request_is_the_targets() -> None:
 
 
 def test_a_reset_is_the_targets_even_without_a_token_limit() -> None:
-    from tests.servers import reset
-
     with _judge(lambda sock, req: reset(sock)) as judge:
         judge.send("POST", "/chat/completions", json={"messages": MESSAGES}, droppable=True)
         assert [f.rule_id for f in judge.findings] == ["TRANSPORT-ANSWER"] and judge.session.collector.notes == []
@@ -95,3 +95,59 @@ def test_a_rule_of_the_other_api_is_never_judged() -> None:
         collector = judge.session.collector
         assert ("UNSUPPORTED-422", "ChatCompletions_Create") in collector.not_applicable
         assert ("UNSUPPORTED-422", "ChatCompletions_Create") not in collector.evaluated
+
+
+def _batch(n: int) -> list[Outgoing]:
+    return [Outgoing.of("POST", "/chat/completions", json={"messages": MESSAGES, "max_tokens": 4}, purpose=f"case {i}")
+            for i in range(n)]
+
+
+def test_independent_requests_are_in_flight_together_and_judged_in_order() -> None:
+    arrived = threading.Barrier(4)
+
+    def answer_when_four_wait(sock: socket.socket, req: RawRequest) -> None:
+        arrived.wait(timeout=10)  # passes only when four requests are on their way at once
+        json_response(sock, 200, dict(ANSWER, id=req.json()["messages"][0]["content"]))
+
+    with _judge(answer_when_four_wait) as judge:
+        batch = _batch(8)
+        for i, out in enumerate(batch):
+            out.kwargs["json"] = {"messages": [{"role": "user", "content": f"c{i}"}], "max_tokens": 4}
+        with judge.sending([(out, i) for i, out in enumerate(batch)]) as answers:
+            got = [(i, ex.response.json["id"]) for i, ex in answers]
+        assert got == [(i, f"c{i}") for i in range(8)]
+        assert [ex.purpose for ex in judge.exchanges] == [f"case {i}" for i in range(8)]
+        assert judge.findings == [] and judge.session.client.stats.requests == 8
+
+
+def test_a_breaker_tripped_by_one_answer_holds_every_request_not_yet_sent() -> None:
+    with _judge(lambda sock, req: reset(sock), max_in_flight=4) as judge:
+        judge.plan("POSITIVE-ACCEPTED")
+        with (pytest.raises(pytest.skip.Exception, match="not sent: getChatCompletions gave no usable answer"),
+              judge.sending([(out, None) for out in _batch(12)]) as answers):
+            list(answers)
+        # Three failures trip the operation's breaker; the three requests already on their way were sent.
+        assert judge.session.client.stats.requests == 3 + (4 - 1)
+        assert [f.rule_id for f in judge.findings] == ["TRANSPORT-ANSWER"] * 6
+
+
+def test_the_budget_is_never_exceeded_by_requests_in_flight() -> None:
+    with _judge(lambda sock, req: json_response(sock, 200, ANSWER), budget=5) as judge:
+        judge.plan("POSITIVE-ACCEPTED")
+        with (pytest.raises(pytest.skip.Exception, match="budget exhausted"),
+              judge.sending([(out, None) for out in _batch(9)]) as answers):
+            list(answers)
+        assert judge.session.budget.used == 5 and len(judge.exchanges) == 5
+
+
+def test_one_in_flight_sends_one_after_another_from_the_tests_thread() -> None:
+    senders: list[list[str]] = []
+
+    def record(sock: socket.socket, req: RawRequest) -> None:
+        senders.append([t.name for t in threading.enumerate() if t.name.startswith("conformance-send")])
+        json_response(sock, 200, ANSWER)
+
+    with _judge(record, max_in_flight=1) as judge:
+        with judge.sending([(out, None) for out in _batch(3)]) as answers:
+            assert len(list(answers)) == 3
+        assert senders == [[], [], []] and judge.session.client.in_flight is None

@@ -120,6 +120,17 @@ def _plan(config: pytest.Config, items: list[pytest.Item], *, deselected: bool =
             suite.collector.deselected.add(item.nodeid)
 
 
+#: The tests that send the most requests (generated and hand-written cases). Under pytest-xdist they
+#: are collected first, so the workers start with them and no worker is left alone with one at the end.
+HEAVY_TESTS = frozenset({"test_generated_valid_requests_are_accepted", "test_generated_invalid_requests_are_rejected",
+                         "test_hand_written_invalid_requests_are_rejected"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if hasattr(config, "workerinput"):  # every worker collects the same order; one process keeps the files' order
+        items.sort(key=lambda item: getattr(item, "originalname", item.name) not in HEAVY_TESTS)
+
+
 def pytest_deselected(items: list[pytest.Item]) -> None:
     if items:
         _plan(items[0].config, items, deselected=True)

@@ -9,7 +9,7 @@ import pytest
 from conformance.constants import KEY_SCHEMES
 from conformance.rules import behaviour as B
 from conformance.runner.preflight import claimed_by_name
-from conformance.runner.session import TestJudge
+from conformance.runner.session import Outgoing, TestJudge
 from conformance.spec import available_versions
 
 
@@ -68,11 +68,12 @@ def test_claimed_api_versions_work(operation: Any, base: Any, judge: TestJudge, 
     claimed = suite.config.capabilities.get("api_versions") if suite.config.capabilities else None
     versions = [v for v in (claimed or [suite.api_version]) if v in available_versions(suite.api)]
     worked = []
-    for version in versions:
-        ex = _send(judge, base, f"api-version: {version}", api_version=version)
-        judge.judge("APIVERSION-SUPPORTED", B.api_version_supported(ex, version=version))
-        if ex.response is not None and 200 <= ex.response.status < 300:
-            worked.append(version)
+    plan = [(Outgoing.planned(base, purpose=f"api-version: {v}", api_version=v), v) for v in versions]
+    with judge.sending(plan) as answers:  # one version per request: none depends on another's answer
+        for version, ex in answers:
+            judge.judge("APIVERSION-SUPPORTED", B.api_version_supported(ex, version=version))
+            if ex.response is not None and 200 <= ex.response.status < 300:
+                worked.append(version)
     if claimed:
         known = suite.discovered.get("api_versions")
         # Per operation: a version counts as working only if it worked on every operation tried.

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from conformance.rules import behaviour as B
 from conformance.runner.payloads import TINY_PNG
-from conformance.runner.session import TestJudge
+from conformance.runner.session import Outgoing, TestJudge
 from conformance.spec.prose import prose_violations
 
 UNDEFINED_PARAM = "conformance_undefined_parameter"
@@ -126,25 +127,35 @@ def test_embedding_capabilities(operation: Any, base: Any, judge: TestJudge, sui
     spec_formats = [f for f in EMBEDDING_FORMATS if not [
         i for i in suite.spec.validate_request(operation.operation_id, dict(base.json, encoding_format=f)) if i.level == "error"]
         and not prose_violations(suite.api, operation.operation_id, dict(base.json, encoding_format=f))]
-    for fmt in spec_formats:
-        ex = judge.send_planned(base.with_body(encoding_format=fmt), purpose=f"capability: encoding_format {fmt}")
-        if formats is not None:
-            if fmt in formats:
-                judge.judge("SUPPORTED-NOT-422", B.supported_not_422(ex, param="encoding_format"))
-            else:
-                judge.judge("UNSUPPORTED-422", B.unsupported_422(ex, param="encoding_format", value=fmt))
-        if ex.response is not None and ex.response.status in (200, 422):
-            suite.discovered.setdefault("encoding_formats", {})[fmt] = ex.response.status == 200
-    for dims in caps.get("embedding_dimensions") or []:
-        ex = judge.send_planned(base.with_body(dimensions=dims), purpose=f"capability: dimensions {dims}")
-        judge.judge("SUPPORTED-NOT-422", B.supported_not_422(ex, param="dimensions"))
+
+    def encoding_format(fmt: str) -> Callable[[Any], None]:
+        def check(ex: Any) -> None:
+            if formats is not None:
+                if fmt in formats:
+                    judge.judge("SUPPORTED-NOT-422", B.supported_not_422(ex, param="encoding_format"))
+                else:
+                    judge.judge("UNSUPPORTED-422", B.unsupported_422(ex, param="encoding_format", value=fmt))
+            if ex.response is not None and ex.response.status in (200, 422):
+                suite.discovered.setdefault("encoding_formats", {})[fmt] = ex.response.status == 200
+        return check
+
+    # Each request tries one capability: none depends on another's answer, so they go out together.
+    plan: list[tuple[Outgoing, Callable[[Any], None]]] = [
+        (Outgoing.planned(base.with_body(encoding_format=fmt), purpose=f"capability: encoding_format {fmt}"),
+         encoding_format(fmt)) for fmt in spec_formats]
+    plan += [(Outgoing.planned(base.with_body(dimensions=dims), purpose=f"capability: dimensions {dims}"),
+              lambda ex: judge.judge("SUPPORTED-NOT-422", B.supported_not_422(ex, param="dimensions")))
+             for dims in caps.get("embedding_dimensions") or []]
     if operation.operation_id != "embeddings_create" and "input_type" in caps:
-        ex = judge.send_planned(base.with_body(input_type="query"), purpose="capability: input_type")
-        _judge_capability(judge, suite, ex, "input_type", "input_type", "query")
+        plan.append((Outgoing.planned(base.with_body(input_type="query"), purpose="capability: input_type"),
+                     lambda ex: _judge_capability(judge, suite, ex, "input_type", "input_type", "query")))
     if operation.operation_id == "getImageEmbeddings" and "image_text_input" in caps:
         planned = base.with_body(input=[{"image": base.json["input"][0]["image"], "text": "a tiny image"}])
-        ex = judge.send_planned(planned, purpose="capability: image with text")
-        _judge_capability(judge, suite, ex, "image_text_input", "text")
+        plan.append((Outgoing.planned(planned, purpose="capability: image with text"),
+                     lambda ex: _judge_capability(judge, suite, ex, "image_text_input", "text")))
+    with judge.sending(plan) as answers:
+        for check, ex in answers:
+            check(ex)
 
 
 # -- content safety -------------------------------------------------------------------------------

@@ -4,12 +4,17 @@ Requests come from the *generation view* of the spec (conformance.runner.generat
 messages generated per discriminated subtype, no undeclared keys, cost clamps. Responses are
 always judged against the real spec by the exchange rules. Hypothesis never sees a failure (we
 collect findings instead of raising), so it never shrinks: no extra paid requests.
+
+Hypothesis draws every case of a test first (no case depends on another's answer), then the cases
+are sent `limits.max_in_flight` at a time and judged in the order drawn (`TestJudge.send_many`):
+for a given seed the requests, the verdicts and the notes are those of sending them one by one.
 """
 
 from __future__ import annotations
 
 import json
 import zlib
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -18,7 +23,7 @@ from hypothesis import seed as hseed
 
 from conformance.rules import behaviour as B
 from conformance.runner.payloads import fill_path, model_for
-from conformance.runner.session import DroppedCase, TestJudge
+from conformance.runner.session import Outgoing, TestJudge
 
 EXAMPLES = {"smoke": 3, "standard": 15, "deep": 150}
 NEGATIVE_EXAMPLES = {"smoke": 3, "standard": 12, "deep": 120}
@@ -39,6 +44,13 @@ def _strategy(suite: Any, operation: Any, mode: str) -> Any:
     from conformance.runner.generation import generation_strategy
 
     return generation_strategy(suite.spec, operation.operation_id, mode=mode, view=_view(suite))
+
+
+def _draw(suite: Any, operation: Any, count: int, mode: str, prepare: Callable[[Any], Any]) -> list[Any]:
+    """What `prepare` makes of every case hypothesis draws, in the order drawn (None left out)."""
+    drawn: list[Any] = []
+    _run(suite, operation, count, mode, lambda case: drawn.append(prepare(case)))
+    return [item for item in drawn if item is not None]
 
 
 def _run(suite: Any, operation: Any, count: int, mode: str, body: Any) -> None:
@@ -174,41 +186,39 @@ def test_generated_valid_requests_are_accepted(operation: Any, judge: TestJudge,
     count = EXAMPLES[suite.config.depth]
     path = fill_path(operation.path, operation.operation_id, suite.config.models or {})
     caps = suite.config.capabilities or {}
-    sent = [0]
+    sent = 0
 
-    def body(case: Any) -> None:
+    def prepare(case: Any) -> Any:
         kwargs = _request_kwargs(suite, operation, case)
         if kwargs is None:
-            return
+            return None
         why = _not_valid(suite, operation, kwargs)
         if why:  # the generation view let through what the spec forbids: a suite note, never a finding
-            suite.collector.notes.append(f"{operation.operation_id}: generated positive case not sent: {why}")
-            return
-        try:
-            ex = judge.send(operation.method, path, purpose="positive: generated", droppable=True, **kwargs)
-        except DroppedCase:
-            return
-        sent[0] += 1
-        req_body = ex.request.json if ex.request.json is not None else None
-        unclaimed = unclaimed_features(req_body, caps)
-        # Parameters a model may not support: capabilities by what the target claims of them, any
-        # other parameter unless the target claims it (`capabilities.<name>: true`).
-        refusable = {k for k in (req_body or {}) if k not in REQUIRED_CONTENT
-                     and (k in unclaimed if k in CAPABILITY_PARAMS else caps.get(k) is not True)}
-        judge.judge("POSITIVE-ACCEPTED", B.positive_accepted(ex, unclaimed=unclaimed, refusable=refusable, api=suite.api))
-        if ex.response is not None and ex.response.status == 422:
-            fields = B.error_fields(ex.response.json)
-            named = B.error_params(ex.response.json)
-            claimed_named = [k for k in (req_body or {}) if k in named and k not in unclaimed and k in CAPABILITY_PARAMS]
-            if claimed_named:
-                judge.judge("SUPPORTED-NOT-422", B.supported_not_422(ex, param=claimed_named[0]))
-            for feature in unclaimed:
-                name = _capability_name(feature, req_body)
-                if feature in fields["where"] and name in ("tools", "json_object", "json_schema", "audio", "input_type"):
-                    suite.discover(name, False)
+            return f"{operation.operation_id}: generated positive case not sent: {why}"
+        return Outgoing.of(operation.method, path, purpose="positive: generated", droppable=True, **kwargs), None
 
-    _run(suite, operation, count, "positive", body)
-    if sent[0] == 0:
+    with judge.sending(_draw(suite, operation, count, "positive", prepare)) as answers:
+        for _, ex in answers:
+            sent += 1
+            req_body = ex.request.json if ex.request.json is not None else None
+            unclaimed = unclaimed_features(req_body, caps)
+            # Parameters a model may not support: capabilities by what the target claims of them, any
+            # other parameter unless the target claims it (`capabilities.<name>: true`).
+            refusable = {k for k in (req_body or {}) if k not in REQUIRED_CONTENT
+                         and (k in unclaimed if k in CAPABILITY_PARAMS else caps.get(k) is not True)}
+            judge.judge("POSITIVE-ACCEPTED", B.positive_accepted(ex, unclaimed=unclaimed, refusable=refusable, api=suite.api))
+            if ex.response is not None and ex.response.status == 422:
+                fields = B.error_fields(ex.response.json)
+                named = B.error_params(ex.response.json)
+                claimed_named = [k for k in (req_body or {}) if k in named and k not in unclaimed and k in CAPABILITY_PARAMS]
+                if claimed_named:
+                    judge.judge("SUPPORTED-NOT-422", B.supported_not_422(ex, param=claimed_named[0]))
+                for feature in unclaimed:
+                    name = _capability_name(feature, req_body)
+                    if feature in fields["where"] and name in ("tools", "json_object", "json_schema", "audio", "input_type"):
+                        suite.discover(name, False)
+
+    if sent == 0:
         judge.skip("no generated request could be sent (see the run's suite notes)",
                    rules=["POSITIVE-ACCEPTED", "SUPPORTED-NOT-422"])
 
@@ -244,32 +254,31 @@ def test_generated_invalid_requests_are_rejected(operation: Any, judge: TestJudg
         judge.not_applicable(f"{operation.operation_id} takes no body or required parameter to break", rules=["NEGATIVE-REJECTED"])
     count = NEGATIVE_EXAMPLES[suite.config.depth]
     path = fill_path(operation.path, operation.operation_id, suite.config.models or {})
-    sent = [0]
+    sent = 0
 
-    def body(case: Any) -> None:
+    def prepare(case: Any) -> Any:
         kwargs = _request_kwargs(suite, operation, case, pin_model=False)
         if kwargs is None:
-            return
+            return None
         sent_body = json.loads(kwargs["content"]) if "content" in kwargs else case.body
         why = _why_invalid(suite, operation, case, sent_body)
         if why is None:
-            return  # the mutation happens to be valid per the real spec: not a negative case
+            return None  # the mutation happens to be valid per the real spec: not a negative case
         api_version: Any = suite.api_version
         query = case.query or {}
         if "api-version" not in query:
             api_version = None
         elif query["api-version"] != suite.api_version:
             api_version = str(query["api-version"])
-        try:
-            ex = judge.send(operation.method, path, purpose=f"negative (generated): {why}", api_version=api_version,
-                            droppable=True, **kwargs)
-        except DroppedCase:
-            return
-        sent[0] += 1
-        judge.judge("NEGATIVE-REJECTED", B.negative_rejected(ex, why_invalid=why))
+        out = Outgoing.of(operation.method, path, purpose=f"negative (generated): {why}", api_version=api_version,
+                          droppable=True, **kwargs)
+        return out, why
 
-    _run(suite, operation, count, "negative", body)
-    if sent[0] == 0:
+    with judge.sending(_draw(suite, operation, count, "negative", prepare)) as answers:
+        for why, ex in answers:
+            sent += 1
+            judge.judge("NEGATIVE-REJECTED", B.negative_rejected(ex, why_invalid=why))
+    if sent == 0:
         # A property of the generator at this depth and seed, not of the target: nothing to hold it to.
         judge.not_applicable("no generated request was invalid per the real spec", rules=["NEGATIVE-REJECTED"])
 
@@ -330,21 +339,19 @@ def test_hand_written_invalid_requests_are_rejected(operation: Any, judge: TestJ
         judge.not_applicable(f"no hand-written invalid requests for {operation.operation_id}", rules=["NEGATIVE-REJECTED"])
     path = fill_path(operation.path, operation.operation_id, suite.config.models or {})
     model = model_for(operation.operation_id, suite.config.models or {})
+    plan: list[tuple[Outgoing, str]] = []
     for why, body in HAND_NEGATIVES[kind]:
         issues = [i for i in suite.spec.validate_request(operation.operation_id, body) if i.level == "error"]
         if not issues:
             continue  # this spec version allows it: not a negative case here
         if suite.api == "model-inference" and model:
             body = dict(body, model=model)
-        ex = judge.send(operation.method, path, json=body, purpose=f"negative: {why}")
-        judge.judge("NEGATIVE-REJECTED", B.negative_rejected(ex, why_invalid=why))
-    ex = judge.send(
-        operation.method, path, content=b'{"messages": [', headers={"Content-Type": "application/json"},
-        purpose="negative: malformed JSON",
-    )
-    judge.judge("NEGATIVE-REJECTED", B.negative_rejected(ex, why_invalid="the body is malformed JSON"))
-    ex = judge.send(
-        operation.method, path, content=b"hello", headers={"Content-Type": "text/plain"},
-        purpose="negative: wrong content type",
-    )
-    judge.judge("NEGATIVE-REJECTED", B.negative_rejected(ex, why_invalid="the body is text/plain, the operation takes application/json"))
+        plan.append((Outgoing.of(operation.method, path, json=body, purpose=f"negative: {why}"), why))
+    plan.append((Outgoing.of(operation.method, path, content=b'{"messages": [', purpose="negative: malformed JSON",
+                              headers={"Content-Type": "application/json"}), "the body is malformed JSON"))
+    plan.append((Outgoing.of(operation.method, path, content=b"hello", headers={"Content-Type": "text/plain"},
+                              purpose="negative: wrong content type"),
+                 "the body is text/plain, the operation takes application/json"))
+    with judge.sending(plan) as answers:
+        for why, ex in answers:
+            judge.judge("NEGATIVE-REJECTED", B.negative_rejected(ex, why_invalid=why))

@@ -12,7 +12,7 @@ import pytest
 
 from conformance.reference._spec import request_properties
 from conformance.rules import deployments as D
-from conformance.runner.session import TestJudge
+from conformance.runner.session import Outgoing, TestJudge
 from conformance.runner.suite.test_extensibility import TOOLS
 
 #: Parameters whose effect no single answer shows, with a valid, harmless value (per operation kind).
@@ -132,7 +132,7 @@ def test_stream_options_include_usage(operation: Any, base: Any, judge: TestJudg
 def test_unobservable_parameters_are_accepted(operation: Any, base: Any, judge: TestJudge, suite: Any) -> None:
     """Sampling, penalties, user, seed, logit_bias, suffix, input_type: accepted one at a time."""
     kind = KIND.get(operation.operation_id)
-    sent = 0
+    plan: list[tuple[Outgoing, str]] = []
     for name, value in UNOBSERVABLE.get(kind or "", {}).items():
         if not _defines(suite, operation, name):
             continue
@@ -141,8 +141,10 @@ def test_unobservable_parameters_are_accepted(operation: Any, base: Any, judge: 
             planned = planned.with_body(max_tokens=min(4, suite.config.budget.max_tokens))
         if not _valid(suite, operation, planned.json):
             continue
-        _probe(judge, suite, operation, planned, name, f"parameters: {name}")
-        sent += 1
-    if not sent:
+        plan.append((Outgoing.planned(planned, purpose=f"parameters: {name}"), name))
+    if not plan:
         judge.not_applicable(f"{operation.operation_id} defines none of the parameters probed here",
                              rules=["PARAM-ACCEPTED"])
+    with judge.sending(plan) as answers:  # one parameter per request: none depends on another's answer
+        for name, ex in answers:
+            judge.judge("PARAM-ACCEPTED", D.param_accepted(ex, param=name))
