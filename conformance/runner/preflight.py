@@ -69,7 +69,7 @@ def preflight(session: Any) -> None:
             stop.set()
             return None
 
-    with closing(in_order(ask, asks, cfg.limits.max_in_flight)) as answers:
+    with closing(in_order(ask, asks, cfg.limits.max_in_flight, abort=session.client.abort_in_flight)) as answers:
         for (operation_id, _, _), ex in zip(asks, answers, strict=True):
             if ex is None:
                 continue  # not sent: the budget is spent, or an earlier request got no answer

@@ -219,7 +219,7 @@ class TestJudge:
 
         items = list(outgoing)
         width = self.session.config.limits.max_in_flight
-        with closing(in_order(self._transmit, items, width)) as results:
+        with closing(in_order(self._transmit, items, width, abort=self.session.client.abort_in_flight)) as results:
             for out, result in zip(items, results, strict=True):
                 yield self._received_or_dropped(out, result)
 
@@ -231,7 +231,7 @@ class TestJudge:
         batch = [item[0] for item in plan if not isinstance(item, str)]
         with closing(self.send_many(batch)) as exchanges:
 
-            def in_order() -> Iterator[tuple[T, Exchange]]:
+            def answers() -> Iterator[tuple[T, Exchange]]:
                 for item in plan:
                     if isinstance(item, str):
                         self.session.collector.notes.append(item)
@@ -240,7 +240,7 @@ class TestJudge:
                     if ex is not None:
                         yield item[1], ex
 
-            yield in_order()
+            yield answers()
 
     def _transmit(self, out: Outgoing) -> Exchange | _Unsent:
         """Send one request unless a breaker, the deadline or the budget forbids it (any thread)."""

@@ -119,8 +119,9 @@ class TargetClient:
         self.stats = ClientStats()
         #: time.monotonic() at which the whole run ends (limits.max_duration): no request outlives it.
         self.deadline: float | None = None
-        #: The requests waiting for an answer now: id -> (started monotonic, method, URL).
+        #: The requests waiting for an answer now: id -> (started monotonic, method, URL), and their watchdogs.
         self._flights: dict[int, tuple[float, str, str]] = {}
+        self._watchdogs: dict[int, _Watchdog] = {}
         self._flight_ids = itertools.count()
         #: Guards the counters, the flights, the recorder and the Entra token across sending threads.
         self._lock = threading.RLock()
@@ -163,6 +164,13 @@ class TargetClient:
         """The longest-waiting request now in flight (started monotonic, method, URL), for progress lines."""
         with self._lock:
             return min(self._flights.values(), default=None)
+
+    def abort_in_flight(self) -> None:
+        """Cut every request now waiting for an answer (the run was interrupted): each ends with an error."""
+        with self._lock:
+            watchdogs = list(self._watchdogs.values())
+        for watchdog in watchdogs:
+            watchdog.abort()
 
     def _count(self, **increments: int) -> None:
         with self._lock:
@@ -413,6 +421,7 @@ class TargetClient:
         flight = next(self._flight_ids)
         with self._lock:
             self._flights[flight] = (started, method, recorded_request.url)
+            self._watchdogs[flight] = watchdog
         response: httpx.Response | None = None
         try:
             try:
@@ -438,6 +447,7 @@ class TargetClient:
             watchdog.stop()
             with self._lock:
                 self._flights.pop(flight, None)
+                self._watchdogs.pop(flight, None)
             if response is not None:
                 response.close()
         exchange.response = self._record_response(response, raw, transcript, truncated, presented, exchange)
@@ -610,6 +620,14 @@ class _Watchdog:
     def touch(self) -> None:
         self._last = time.monotonic()
 
+    def abort(self) -> None:
+        """End the request now (the run was interrupted): as at a deadline, the socket is shut down."""
+        with self._lock:
+            self.deadline = time.monotonic()
+            self.fired = self.fired or "interrupted"
+            if self._sock is not None:
+                _shutdown(self._sock)
+
     def to_stream(self, deadline: float, idle: float) -> None:
         self.deadline, self.idle, self._last = deadline, idle, time.monotonic()
 
@@ -632,7 +650,7 @@ class _Watchdog:
                 with self._lock:
                     if self._done.is_set():
                         return
-                    self.fired = "timeout" if now >= self.deadline else "stalled"
+                    self.fired = self.fired or ("timeout" if now >= self.deadline else "stalled")
                     if self._sock is not None:
                         _shutdown(self._sock)
                 return
@@ -646,6 +664,8 @@ def _shutdown(sock: socket.socket) -> None:
 
 
 def _describe_error(exc: httpx.HTTPError, watchdog: _Watchdog, limits: Any, *, phase: str) -> str:
+    if watchdog.fired == "interrupted":
+        return f"interrupted (the run was stopped) while {phase}"
     if watchdog.fired == "timeout":
         return f"timeout: no complete response within {limits.total_timeout}s (total deadline) while {phase}"
     if watchdog.fired == "stalled":

@@ -18,7 +18,8 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-def in_order(send: Callable[[T], R], items: Sequence[T], width: int) -> Iterator[R]:
+def in_order(send: Callable[[T], R], items: Sequence[T], width: int,
+             abort: Callable[[], None] | None = None) -> Iterator[R]:
     """`send(item)` for every item, at most `width` at once, results yielded in the items' order.
 
     The next item goes to a thread only when the caller asks for the next result, that is after it
@@ -26,7 +27,9 @@ def in_order(send: Callable[[T], R], items: Sequence[T], width: int) -> Iterator
     every item not yet sent, and at most `width - 1` were already on their way. With `width` 1 the
     items are sent on the caller's thread, one after another. Closing the iterator early (use
     `contextlib.closing`) cancels the items not started and waits for the ones in flight, so no
-    request outlives the loop that asked for it. An exception of `send` is raised at its item.
+    request outlives the loop that asked for it. An exception of `send` is raised at its item. An
+    interruption (Ctrl-C, SIGTERM) while waiting calls `abort` (which cuts the requests in flight)
+    instead of waiting for them.
     """
     width = min(max(1, width), len(items))
     if width <= 1:
@@ -41,6 +44,10 @@ def in_order(send: Callable[[T], R], items: Sequence[T], width: int) -> Iterator
             while waiting and len(pending) < width:
                 pending.append(pool.submit(send, waiting.popleft()))
             yield pending.popleft().result()
+    except (KeyboardInterrupt, SystemExit):
+        if abort is not None:
+            abort()
+        raise
     finally:
         for future in pending:
             future.cancel()

@@ -599,3 +599,26 @@ def test_a_429_seen_by_one_worker_holds_the_others(tmp_path, monkeypatch):
             assert slept == [20]  # its own retry: Retry-After 30 s, capped by max_retry_wait
             assert other.request("POST", "/chat/completions", json=CHAT).response.status == 200
     assert len(slept) == 2 and 15 < slept[1] <= 20  # the other worker waited out the same back-off
+
+
+def test_requests_from_several_threads_are_counted_and_an_interruption_cuts_them():
+    import threading
+
+    arrived = threading.Barrier(4)
+
+    def stall(sock: socket.socket, req: RawRequest) -> None:
+        arrived.wait(10)
+        req.stopping.wait(10)
+
+    with serve_raw(stall) as server, TargetClient(_config(server.url, read_timeout=20, total_timeout=20)) as client:
+        exchanges: list = []
+        threads = [threading.Thread(target=lambda: exchanges.append(client.request("GET", "/slow"))) for _ in range(3)]
+        for t in threads:
+            t.start()
+        arrived.wait(10)  # the three requests are all waiting for an answer
+        assert client.in_flight is not None and client.in_flight[1] == "GET"
+        client.abort_in_flight()
+        for t in threads:
+            t.join(10)
+    assert len(exchanges) == 3 and all(ex.error.startswith("interrupted") for ex in exchanges)
+    assert client.stats.requests == 3 and client.stats.transport_errors == 3 and client.in_flight is None

@@ -71,3 +71,18 @@ def test_an_exception_is_raised_at_its_item() -> None:
     assert [next(answers), next(answers)] == [0, 1]
     with pytest.raises(ValueError, match="item 2"):
         next(answers)
+
+
+def test_an_interruption_cuts_the_requests_in_flight_instead_of_waiting() -> None:
+    aborted: list[bool] = []
+
+    def send(item: int) -> int:
+        if item == 1:
+            raise KeyboardInterrupt  # as if Ctrl-C arrived while the test waited for this answer
+        return item
+
+    answers = in_order(send, [0, 1, 2], 3, abort=lambda: aborted.append(True))
+    assert next(answers) == 0
+    with pytest.raises(KeyboardInterrupt):
+        next(answers)
+    assert aborted == [True]
