@@ -34,7 +34,9 @@ Any argument this command does not know is passed to pytest, e.g. `-k chat` or `
 of every failure on the console); everything after `--` goes to pytest untouched
 (`conformance run --depth smoke -- --junitxml out.xml`). Against an endpoint other than the
 embedded reference the run uses several worker processes (pytest-xdist, sharing the request
-budget and 429 back-off); `--workers 0` runs in one process.
+budget and 429 back-off); `--workers 0` runs in one process. Within a process a test has up to
+--max-in-flight (default 4) of its independent requests on their way at once; 1 sends them one
+after another.
 
 Several --target files run as a fleet: one process per target (at most --parallel-targets at a
 time), reports in <report-dir>/<target file name>/, then <report-dir>/fleet.html and fleet.json.
