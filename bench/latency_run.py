@@ -2,8 +2,11 @@
 
 A deployment in another region answers each request ~300 ms later than the embedded reference: the
 run then waits on the network, which is what `conformance run`'s default workers (pytest-xdist, for
-any endpoint other than the embedded reference) are for. Goal: <= 15 s with the defaults. The same
-run with `--workers 0` (one process) is the baseline, measured in the same session.
+any endpoint other than the embedded reference) and in-flight requests (a test's independent
+requests on their way together, `--max-in-flight`) are for. Goal: <= 15 s with the defaults. The
+same run with `--workers 0` (one process) is the baseline, measured in the same session, and two
+more runs show what each half brings: `--max-in-flight 1` (workers only) and
+`--workers 0 --max-in-flight 1` (every request after the previous answer).
 
 The proxy is a delay line on 127.0.0.1: every chunk in either direction is forwarded 150 ms after
 it arrived (chunks in flight overlap, as on a real network), so each request/response round trip
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sys
 import tempfile
 import threading
@@ -24,10 +28,18 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import Row, main_wrapper, reference_process, run_conformance  # noqa: E402
+from _common import Row, main_wrapper, ratio, reference_process, run_conformance  # noqa: E402
 
 RTT = 0.300
 GOAL_S = 15.0
+SEED = 7
+#: (label, extra arguments): the defaults, the one-process baseline, then what each half of the concurrency brings.
+RUNS = [
+    ("defaults", []),
+    ("--workers 0 (one process)", ["--workers", "0"]),
+    ("--max-in-flight 1 (workers only)", ["--max-in-flight", "1"]),
+    ("--workers 0 --max-in-flight 1 (one after another)", ["--workers", "0", "--max-in-flight", "1"]),
+]
 
 
 class DelayLine:
@@ -106,18 +118,24 @@ def measure() -> list[Row]:
             endpoint = f"http://127.0.0.1:{line.port}/models"
             target = Path(tmp) / "target.yaml"
             target.write_text(yaml.safe_dump(reference_target("model-inference", endpoint)), encoding="utf-8")
-            runs = [("defaults", []), ("--workers 0 (one process)", ["--workers", "0"])]
-            for label, extra in runs:
-                work = Path(tmp) / label.split()[0].strip("-")
+            walls: dict[str, float] = {}
+            for n, (label, extra) in enumerate(RUNS):
+                work = Path(tmp) / f"run-{n}"
                 work.mkdir()
-                args = ["--target", str(target), "--depth", "standard", *extra]
+                args = ["--target", str(target), "--depth", "standard", "--seed", str(SEED), *extra]
                 wall, s, code = run_conformance(args, workdir=work, api_key=ref.api_key)
+                walls[label] = wall
                 goal = (f"<= {GOAL_S:g} s", wall <= GOAL_S) if label == "defaults" else ("", None)
                 rows += [
                     Row(f"standard depth, {RTT * 1000:.0f} ms RTT, {label}", "wall s", f"{wall:.1f}", *goal),
                     Row(f"standard depth, {RTT * 1000:.0f} ms RTT, {label}", "requests; verdict (exit code)",
                         f"{s['requests']}; {s['verdict']} ({code})"),
                 ]
+            baseline = RUNS[1][0]
+            rows.append(Row(f"standard depth, {RTT * 1000:.0f} ms RTT", f"{baseline} / defaults",
+                            f"{ratio(walls[baseline], walls['defaults']):.1f}x"))
+    rows.append(Row("machine", "load average (1 / 5 / 15 min) after the runs",
+                    " / ".join(f"{x:.1f}" for x in os.getloadavg())))
     return rows
 
 
