@@ -213,7 +213,8 @@ class TestJudge:
         thread, and the next request is handed to a sender only after the test has dealt with the
         previous answer (`conformance.transport.inflight.in_order`), so a breaker tripped by one answer
         holds every request not yet sent. A skip (breaker, deadline, budget) ends the batch where
-        `send` would have. Use it under `contextlib.closing` (or through `sending`), so that leaving the
+        `send` would have (the senders take the budget in the order they run: when its last unit went
+        to a later request, that answer is sent but not judged; the budget is never exceeded). Use it under `contextlib.closing` (or through `sending`), so that leaving the
         loop early waits for the requests still in flight."""
         from conformance.transport.inflight import in_order
 

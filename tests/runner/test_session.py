@@ -126,9 +126,11 @@ def test_a_breaker_tripped_by_one_answer_holds_every_request_not_yet_sent() -> N
         with (pytest.raises(pytest.skip.Exception, match="not sent: getChatCompletions gave no usable answer"),
               judge.sending([(out, None) for out in _batch(12)]) as answers):
             list(answers)
-        # Three failures trip the operation's breaker; the three requests already on their way were sent.
-        assert judge.session.client.stats.requests == 3 + (4 - 1)
-        assert [f.rule_id for f in judge.findings] == ["TRANSPORT-ANSWER"] * 6
+        # Three failures trip the operation's breaker; of the requests handed to a sender before that, at
+        # most three (max_in_flight - 1) were on their way, and those are judged all the same.
+        sent = judge.session.client.stats.requests
+        assert 3 <= sent <= 3 + (4 - 1)
+        assert [f.rule_id for f in judge.findings] == ["TRANSPORT-ANSWER"] * sent
 
 
 def test_the_budget_is_never_exceeded_by_requests_in_flight() -> None:
@@ -137,7 +139,10 @@ def test_the_budget_is_never_exceeded_by_requests_in_flight() -> None:
         with (pytest.raises(pytest.skip.Exception, match="budget exhausted"),
               judge.sending([(out, None) for out in _batch(9)]) as answers):
             list(answers)
-        assert judge.session.budget.used == 5 and len(judge.exchanges) == 5
+        # Sending threads take the budget in the order they run: when the last unit went to a later
+        # request, the batch stops at the earlier one and the later answer is not judged.
+        assert judge.session.budget.used == 5 and judge.session.client.stats.requests == 5
+        assert 5 - (4 - 1) <= len(judge.exchanges) <= 5
 
 
 def test_one_in_flight_sends_one_after_another_from_the_tests_thread() -> None:
