@@ -173,7 +173,8 @@ def test_environment_settings_apply_to_the_reference_run(tmp_path: Path) -> None
 @pytest.mark.slow
 def test_requests_in_flight_together_are_judged_as_one_after_another(tmp_path: Path) -> None:
     """The same seed gives the same requests, verdicts, counts and notes with one request in flight or several."""
-    faults = ["--fault", "accept-invalid", "--fault", "reject-valid", "--fault", "emb-dimensions-ignored"]
+    faults = [arg for fault in ("accept-invalid", "reject-valid", "emb-dimensions-ignored", "emb-base64-mismatch",
+                                "auth-no-bearer", "extra-params-ignored") for arg in ("--fault", fault)]
     runs = {}
     for in_flight in ("1", "4"):
         out = tmp_path / f"in-flight-{in_flight}"

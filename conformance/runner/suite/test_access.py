@@ -45,9 +45,10 @@ def test_every_claimed_credential_scheme_works(operation: Any, base: Any, judge:
     schemes = [s for s in (suite.config.auth_schemes or [suite.config.auth]) if s in KEY_SCHEMES]
     if not schemes:
         judge.not_applicable("the target claims no api-key or bearer scheme (entra only)", rules=["AUTH-SCHEMES"])
-    for scheme in schemes:
-        ex = _send(judge, base, f"auth: {scheme}", credential=scheme)
-        judge.judge("AUTH-SCHEMES", B.auth_scheme(ex, scheme=scheme))
+    plan = [(Outgoing.planned(base, purpose=f"auth: {scheme}", credential=scheme), scheme) for scheme in schemes]
+    with judge.sending(plan) as answers:  # one scheme per request: none depends on another's answer
+        for scheme, ex in answers:
+            judge.judge("AUTH-SCHEMES", B.auth_scheme(ex, scheme=scheme))
 
 
 @pytest.mark.rules("APIVERSION-MISSING")

@@ -26,10 +26,11 @@ def _model_inference_only(judge: TestJudge, suite: Any, rules: list[str]) -> Non
 def test_extra_parameters_error_rejects_undefined(operation: Any, base: Any, judge: TestJudge, suite: Any) -> None:
     _model_inference_only(judge, suite, ["EXTRA-PARAMS-ERROR"])
     planned = base.with_body(**{UNDEFINED_PARAM: True})
-    ex = judge.send_planned(planned, purpose="extra-parameters: absent")
-    judge.judge("EXTRA-PARAMS-ERROR", B.extra_params_error(ex, param=UNDEFINED_PARAM, header=None))
-    ex = judge.send_planned(planned, headers={"extra-parameters": "error"}, purpose="extra-parameters: error")
-    judge.judge("EXTRA-PARAMS-ERROR", B.extra_params_error(ex, param=UNDEFINED_PARAM, header="error"))
+    plan = [(Outgoing.planned(planned, purpose="extra-parameters: absent"), None),
+            (Outgoing.planned(planned, headers={"extra-parameters": "error"}, purpose="extra-parameters: error"), "error")]
+    with judge.sending(plan) as answers:
+        for header, ex in answers:
+            judge.judge("EXTRA-PARAMS-ERROR", B.extra_params_error(ex, param=UNDEFINED_PARAM, header=header))
 
 
 @pytest.mark.kinds("chat", "embeddings", "image_embeddings")

@@ -15,7 +15,7 @@ from conformance.reference._spec import request_properties
 from conformance.rules import behaviour as B
 from conformance.rules.assemble import answer
 from conformance.rules.embeddings import decode_embedding
-from conformance.runner.session import TestJudge
+from conformance.runner.session import Outgoing, TestJudge
 from conformance.runner.suite.test_extensibility import TOOLS
 
 
@@ -162,17 +162,22 @@ def test_embeddings_shape(operation: Any, base: Any, judge: TestJudge, suite: An
         planned = base.with_body(input=[base.json["input"][0], base.json["input"][0], base.json["input"][0]])
     else:
         planned = base.with_body(input=["alpha", "beta", "gamma"])
-    ex = judge.send_planned(planned, purpose="embeddings: three inputs")
-    if operation.operation_id == "getImageEmbeddings" and ex.response is not None and ex.response.status < 500:
-        suite.discover("image_embeddings", 200 <= ex.response.status < 300)
     caps = suite.config.capabilities or {}
+    # The plain request and one per claimed dimension: none depends on another's answer.
+    plan = [(Outgoing.planned(planned, purpose="embeddings: three inputs"), None)]
+    plan += [(Outgoing.planned(planned.with_body(dimensions=dims), purpose=f"embeddings: dimensions {dims}"), dims)
+             for dims in (caps.get("embedding_dimensions") or [])[:2]]
     honoured = []
-    for dims in (caps.get("embedding_dimensions") or [])[:2]:
-        ex = judge.send_planned(planned.with_body(dimensions=dims), purpose=f"embeddings: dimensions {dims}")
-        if ex.response is not None and isinstance(ex.response.json, dict):
-            data = ex.response.json.get("data") or []
-            if data and all(isinstance(d, dict) and isinstance(d.get("embedding"), list) and len(d["embedding"]) == dims for d in data):
-                honoured.append(dims)
+    with judge.sending(plan) as answers:
+        for dims, ex in answers:
+            if dims is None:
+                if operation.operation_id == "getImageEmbeddings" and ex.response is not None and ex.response.status < 500:
+                    suite.discover("image_embeddings", 200 <= ex.response.status < 300)
+            elif ex.response is not None and isinstance(ex.response.json, dict):
+                data = ex.response.json.get("data") or []
+                if data and all(isinstance(d, dict) and isinstance(d.get("embedding"), list) and len(d["embedding"]) == dims
+                                for d in data):
+                    honoured.append(dims)
     if caps.get("embedding_dimensions"):
         suite.discovered["embedding_dimensions"] = sorted(set(suite.discovered.get("embedding_dimensions", [])) | set(honoured))
 
@@ -189,8 +194,11 @@ def test_base64_agrees_with_float(operation: Any, base: Any, judge: TestJudge, s
     claimed = (suite.config.capabilities or {}).get("embedding_dimensions") or []
     if isinstance(claimed, list) and claimed and isinstance(claimed[0], int):
         planned = planned.with_body(dimensions=claimed[0])
-    f_ex = judge.send_planned(planned.with_body(encoding_format="float"), purpose="embeddings: float")
-    b_ex = judge.send_planned(planned.with_body(encoding_format="base64"), purpose="embeddings: base64")
+    plan = [(Outgoing.planned(planned.with_body(encoding_format=fmt), purpose=f"embeddings: {fmt}"), fmt)
+            for fmt in ("float", "base64")]
+    with judge.sending(plan) as answers:  # the two answers are compared once both are in
+        got = dict(answers)
+    f_ex, b_ex = got["float"], got["base64"]
     floats, decoded = _vectors(f_ex), _vectors(b_ex)
     if floats is None or decoded is None:
         return  # the exchange rules already reported what was wrong with either answer
