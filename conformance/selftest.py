@@ -40,7 +40,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from conformance.constants import APIS, PROFILES
+from conformance.constants import APIS, DEPTHS, PROFILES
 from conformance.reference.faults import FAULTS, Fault
 from conformance.reference.personas import PERSONAS
 from conformance.rules._model import Level
@@ -568,7 +568,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--api", choices=[*APIS, "both"], default="model-inference")
     p.add_argument("--profile", choices=[*PROFILES, "both"], default="azure")
     p.add_argument("--jobs", type=int, default=2, help="runs in parallel (default 2)")
-    p.add_argument("--depth", choices=["smoke", "standard", "deep"],
+    p.add_argument("--depth", choices=DEPTHS,
                    help="generation depth (default smoke; standard with --seeds)")
     p.add_argument("--seeds", type=int, nargs="?", const=DEFAULT_SEEDS, metavar="N",
                    help=f"no faults: run the unfaulted reference and each persona over N seeds (default "
