@@ -49,6 +49,30 @@ def _imports(modules: dict[str, Path]) -> dict[str, set[str]]:
     return graph
 
 
+#: Modules that import parts of the suite inside functions on purpose, each saying why in its docstring
+#: or beside the import: the pytest entry point and the command stay light for every session and
+#: subcommand, and the report's rule book survives a family module that fails to import. Anywhere
+#: else a function-level import would only hide an import circle.
+LAZY_IMPORTERS = {"conformance.runner.plugin", "conformance.cli", "conformance.report._rules"}
+
+
+def test_function_level_imports_are_only_the_deliberate_lazy_ones() -> None:
+    found = []
+    for name, path in _modules().items():
+        if name in LAZY_IMPORTERS:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for func in ast.walk(tree):
+            if not isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for node in ast.walk(func):
+                module = node.module if isinstance(node, ast.ImportFrom) else (
+                    node.names[0].name if isinstance(node, ast.Import) else None)
+                if module and module.startswith("conformance"):
+                    found.append(f"{name}.{func.name} imports {module} (line {node.lineno})")
+    assert not found, "function-level imports of the suite (lift them to module level):\n" + "\n".join(found)
+
+
 def _height(module: str) -> int:
     parts = module.split(".")
     return HEIGHT[parts[1]] if len(parts) > 1 else 0

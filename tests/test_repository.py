@@ -57,3 +57,15 @@ def test_the_pattern_finds_machine_paths_and_spares_urls() -> None:
     assert GENERIC.search(f"{r}root/.cache/pip")
     assert not GENERIC.search(f"https://example.com{r}home/page") and not GENERIC.search(f"~{r}work/notes")
     assert not GENERIC.search(f"$HOME{r}work/x") and not GENERIC.search("path: ../shared/corpus")
+
+
+#: Documents that name the project's own files.
+DOCUMENTS = ["README.md", "bench/README.md", *sorted(str(p.relative_to(REPO)) for p in (REPO / "docs").glob("*.md"))]
+
+
+@pytest.mark.parametrize("document", DOCUMENTS)
+def test_every_project_file_a_document_names_exists(document: str) -> None:
+    text = (REPO / document).read_text(encoding="utf-8")
+    named = set(re.findall(r"`((?:conformance|tests|bench)/[\w/.-]+\.py)`", text))
+    missing = sorted(p for p in named if not (REPO / p).exists())
+    assert not missing, f"{document} names files that do not exist: {missing}"

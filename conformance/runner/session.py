@@ -25,8 +25,14 @@ import pytest
 from conformance.results.collect import ResultCollector
 from conformance.results.waivers import Acceptance
 from conformance.rules._model import Finding, Level, RuleContext
+from conformance.rules.catalogue import get_rule
+from conformance.rules.judge import applicable_rules, judge_exchange
 from conformance.rules.profiles import apply_profile
+from conformance.runner.generation import TOKEN_LIMIT_FIELDS, token_limit_field
+from conformance.transport.client import BudgetExhausted
 from conformance.transport.exchange import Exchange
+from conformance.transport.inflight import in_order
+from conformance.transport.redact import scrub
 
 
 @dataclass
@@ -163,8 +169,6 @@ def suite_caused(session: SuiteSession, ex: Exchange) -> str | None:
 
 def unbounded(session: SuiteSession, operation_id: str, body: Any) -> bool:
     """Whether a JSON request body of this operation lets the answer spend tokens without a limit."""
-    from conformance.runner.generation import TOKEN_LIMIT_FIELDS, token_limit_field
-
     if not isinstance(body, dict) or operation_id not in session.spec.operations:
         return False
     if token_limit_field(session.spec, operation_id) is None:
@@ -216,8 +220,6 @@ class TestJudge:
         `send` would have (the senders take the budget in the order they run: when its last unit went
         to a later request, that answer is sent but not judged; the budget is never exceeded). Use it under `contextlib.closing` (or through `sending`), so that leaving the
         loop early waits for the requests still in flight."""
-        from conformance.transport.inflight import in_order
-
         items = list(outgoing)
         width = self.session.config.limits.max_in_flight
         with closing(in_order(self._transmit, items, width, abort=self.session.client.abort_in_flight)) as results:
@@ -245,8 +247,6 @@ class TestJudge:
 
     def _transmit(self, out: Outgoing) -> Exchange | _Unsent:
         """Send one request unless a breaker, the deadline or the budget forbids it (any thread)."""
-        from conformance.transport.client import BudgetExhausted
-
         op = out.operation_id or self.operation_id
         s = self.session
         stopped = s.past_deadline() or s.unresponsive or s.unresponsive_ops.get(op or "")
@@ -301,8 +301,6 @@ class TestJudge:
         self._judge_exchange(ex)
 
     def _judge_exchange(self, ex: Exchange) -> None:
-        from conformance.rules.judge import applicable_rules, judge_exchange
-
         found = judge_exchange(self._ctx, ex)
         apply_profile(found, self.session.config.profile, self.session.api)
         op = ex.operation_id or self.operation_id or "(none)"
@@ -316,8 +314,6 @@ class TestJudge:
     # -- behaviour judges ---------------------------------------------------------------------
     def judge(self, rule_id: str, findings: Iterable[Finding], operation_id: str | None = None) -> list[Finding]:
         """Record a behaviour rule's verdict (evaluated + its findings, profile applied)."""
-        from conformance.rules.catalogue import get_rule
-
         op = operation_id or self.operation_id or "(none)"
         rule = get_rule(rule_id)
         if rule is not None and rule.api not in ("any", self.session.api):
@@ -368,8 +364,6 @@ class TestJudge:
         self.session.collector.add_findings(self.findings, self.nodeid)
         violations = [f for f in self.findings if f.level == Level.VIOLATION and not f.waived]
         if violations and raise_on_violation:
-            from conformance.transport.redact import scrub
-
             shown = violations[:10]
             text = "\n\n".join(f.render() for f in shown)
             if len(violations) > len(shown):

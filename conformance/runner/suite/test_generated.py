@@ -22,8 +22,17 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hseed
 
 from conformance.rules import behaviour as B
+from conformance.runner.generation import (
+    bound_tokens,
+    generation_strategy,
+    generation_view,
+    sendable_headers,
+    token_limit_field,
+)
 from conformance.runner.payloads import fill_path, model_for
 from conformance.runner.session import Outgoing, TestJudge
+from conformance.runner.suite.conftest import KINDS
+from conformance.spec.prose import prose_violations
 
 EXAMPLES = {"smoke": 3, "standard": 15, "deep": 150}
 NEGATIVE_EXAMPLES = {"smoke": 3, "standard": 12, "deep": 120}
@@ -32,8 +41,6 @@ _VIEWS: dict[Any, Any] = {}
 
 
 def _view(suite: Any) -> Any:
-    from conformance.runner.generation import generation_view
-
     key = id(suite)
     if key not in _VIEWS:
         _VIEWS[key] = generation_view(suite.spec, api_version=suite.api_version, max_tokens=suite.config.budget.max_tokens)
@@ -41,8 +48,6 @@ def _view(suite: Any) -> Any:
 
 
 def _strategy(suite: Any, operation: Any, mode: str) -> Any:
-    from conformance.runner.generation import generation_strategy
-
     return generation_strategy(suite.spec, operation.operation_id, mode=mode, view=_view(suite))
 
 
@@ -77,8 +82,6 @@ def _request_kwargs(suite: Any, operation: Any, case: Any, *, pin_model: bool = 
     """httpx arguments for a case. Positive cases get the target's model; negative ones are sent as drawn
     (their invalidity may be the model field itself). Either way only declared parameters go out,
     headers only as HTTP/1.1 can carry them, and a token-spending body carries the budget's limit."""
-    from conformance.runner.generation import bound_tokens, sendable_headers, token_limit_field
-
     kwargs: dict[str, Any] = {}
     declared = {p.name for p in operation.parameters if p.location == "query"}
     params = {k: str(v) if not isinstance(v, str) else v for k, v in (case.query or {}).items()
@@ -229,8 +232,6 @@ REQUIRED_CONTENT = frozenset({"messages", "input", "prompt", "model"})
 
 def _not_valid(suite: Any, operation: Any, kwargs: dict[str, Any]) -> str | None:
     """Why the body about to be sent as a valid request is not valid per the schema or the prose."""
-    from conformance.spec.prose import prose_violations
-
     if "content" not in kwargs:
         return None
     body = json.loads(kwargs["content"])
@@ -323,8 +324,6 @@ HAND_NEGATIVES: dict[str, list[tuple[str, Any]]] = {
 
 
 def _kind(operation_id: str) -> str | None:
-    from conformance.runner.suite.conftest import KINDS
-
     for kind, ops in KINDS.items():
         if operation_id in ops:
             return kind
