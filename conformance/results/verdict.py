@@ -5,9 +5,14 @@
 | `incomplete`     | the run was interrupted (SIGINT, SIGTERM, max duration)               | 1    |
 | `not conformant` | a rule result is a violation                                          | 1    |
 | `incomplete`     | a test crashed, the target stopped answering, or an applicable rule   | 1    |
-|                  | was not judged for a reason other than deselection, or nothing judged |      |
+|                  | that can fail the run was not judged for a reason other than          |      |
+|                  | deselection, or nothing was judged                                    |      |
 | `partial`        | every judged rule holds, but tests or rules were deselected           | 0    |
-| `conformant`     | every applicable rule was judged and holds (warnings allowed)         | 0    |
+| `conformant`     | every applicable rule that can fail the run was judged and holds      | 0    |
+|                  | (warnings allowed)                                                    |      |
+
+A rule whose level is `warning` can never fail the run, so its being not judged (the official
+clients not installed, say) leaves the verdict as it is; it is still listed as not judged.
 
 Exit 3: the target was unreachable (or refused the credential) before any test ran; 2: recorded
 traffic of which nothing could be judged. Other usage errors exit 2 before a verdict exists.
@@ -61,7 +66,7 @@ def decide(results: Iterable[RuleResult], end: RunEnd) -> tuple[str, int]:
         if r.outcome == "not_judged":
             if r.reason == DESELECTED:
                 deselected = True
-            else:
+            elif r.level != "warning":  # judging a warning-level rule could not change the verdict
                 unjudged_for_cause = True
     if end.unreachable:
         return INCOMPLETE, EXIT_UNREACHABLE
