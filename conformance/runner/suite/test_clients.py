@@ -63,7 +63,7 @@ def test_official_client(scenario: Scenario, judge: TestJudge, suite: Any) -> No
         judge.not_applicable(f"the target claims {scenario.capability} unsupported", rules=CLIENT_RULES)
     if version is None:
         suite.collector.record_client(scenario.package, None, scenario.id, op, "not judged", EXTRA_HINT)
-        judge.skip(f"not judged ({EXTRA_HINT})", rules=CLIENT_RULES)
+        judge.skip(f"the official client is not installed ({EXTRA_HINT})", rules=CLIENT_RULES)
 
     def send(request: ClientRequest) -> Exchange:
         path, query = relative(request.url, suite.config.endpoint)
