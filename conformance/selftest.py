@@ -27,6 +27,7 @@ one is the suite's) per seed, API/profile and persona. The last line is then exa
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -34,7 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -364,14 +365,7 @@ def run_selftest(
     settings = settings or RunSettings()
     chosen = [FAULTS[name] for name in faults] if faults is not None else list(FAULTS.values())
     baseline_jobs, fault_jobs = plan(api, profiles, chosen, personas)
-    owned_tmp = work_dir is None
-    work = Path(tempfile.mkdtemp(prefix="conformance-selftest-")) if owned_tmp else Path(work_dir)
-    work.mkdir(parents=True, exist_ok=True)
-    try:
-        if settings.target_file is None:
-            target = work / "selftest-target.yaml"
-            target.write_text(json.dumps({"limits": SELFTEST_LIMITS}), encoding="utf-8")  # JSON is YAML
-            settings = replace(settings, target_file=target)
+    with _workspace(work_dir, "conformance-selftest-", settings) as (work, settings):
         base_runs = _run_all(baseline_jobs, work, lambda job: settings, jobs, progress)
         baselines = [base_runs[j] for j in baseline_jobs]
         by_target = {(b.job.api, b.job.profile): b for b in baselines if b.job.persona is None}
@@ -389,6 +383,21 @@ def run_selftest(
             fired = {rule: ops - base_fired.get(rule, set()) for rule, ops in run.fired(fault.expect).items()}
             verdicts.append(FaultVerdict(fault, run, {r: ops for r, ops in fired.items() if ops}))
         return SelftestReport(baselines, verdicts)
+
+
+@contextlib.contextmanager
+def _workspace(work_dir: Path | None, prefix: str, settings: RunSettings) -> Iterator[tuple[Path, RunSettings]]:
+    """The folder the runs write into (a temporary one, removed afterwards, unless `work_dir` is given)
+    and `settings` with the self-test's bounds as the target file, unless one was chosen."""
+    owned_tmp = work_dir is None
+    work = Path(tempfile.mkdtemp(prefix=prefix)) if owned_tmp else Path(work_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        if settings.target_file is None:
+            target = work / "selftest-target.yaml"
+            target.write_text(json.dumps({"limits": SELFTEST_LIMITS}), encoding="utf-8")  # JSON is YAML
+            settings = replace(settings, target_file=target)
+        yield work, settings
     finally:
         if owned_tmp:
             shutil.rmtree(work, ignore_errors=True)
@@ -520,21 +529,11 @@ def sweep_seeds(
     """Run the reference once per (seed, API, profile, persona) and collect what each run flagged;
     `personas` holds None for the reference without a persona."""
     settings = settings or RunSettings(depth="standard")
-    owned_tmp = work_dir is None
-    work = Path(tempfile.mkdtemp(prefix="conformance-seeds-")) if owned_tmp else Path(work_dir)
-    work.mkdir(parents=True, exist_ok=True)
-    try:
-        if settings.target_file is None:
-            target = work / "selftest-target.yaml"
-            target.write_text(json.dumps({"limits": SELFTEST_LIMITS}), encoding="utf-8")
-            settings = replace(settings, target_file=target)
+    with _workspace(work_dir, "conformance-seeds-", settings) as (work, settings):
         planned = [Job(api, profile, persona=persona, seed=seed)
                    for seed in seeds for persona in personas for api in apis for profile in profiles]
         done = _run_all(planned, work, lambda job: settings, jobs, progress)
         return SeedSweep([done[j] for j in planned], list(seeds), settings.depth)
-    finally:
-        if owned_tmp:
-            shutil.rmtree(work, ignore_errors=True)
 
 
 # -- output ---------------------------------------------------------------------------------------
