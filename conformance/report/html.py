@@ -231,6 +231,10 @@ class _Page:
         if s.verdict == "not conformant":
             rules = f"{n_rules} rule{'' if n_rules == 1 else 's'}"
             why = f"{rules} failed: {count_text('violation', n_viol)} (rule × operation) must be fixed or waived."
+        elif s.verdict == "conformant" and s.counts.get("not_judged", 0):
+            n = s.counts["not_judged"]
+            why = (f"Every rule that can fail the run was judged, and none was violated; "
+                   f"{count_text('not_judged', n)} warning-level result{'' if n == 1 else 's'}: see below.")
         elif s.verdict == "conformant":
             why = "Every rule that applies was judged, and none was violated."
         elif s.verdict == "partial":

@@ -14,6 +14,7 @@ from conformance.report._rules import RuleBook
 from conformance.report._safe import anchor
 from conformance.results import OUTCOMES, RUN_LEVEL, RuleResult
 from conformance.rules._model import FAMILIES
+from conformance.text import count
 
 _WORDS = {
     "violation": ("violation", "violations"),
@@ -32,7 +33,7 @@ def outcome_rank(outcome: str) -> int:
 
 def count_text(outcome: str, n: int) -> str:
     one, many = _WORDS.get(outcome, (outcome, outcome))
-    return f"{n} {one if n == 1 else many}"
+    return count(n, one, many)
 
 
 @dataclass

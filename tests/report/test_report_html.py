@@ -214,7 +214,20 @@ def test_sections_in_order_violations_first(page: str) -> None:
 
 
 def test_conformant_and_incomplete_verdicts() -> None:
-    assert '<div class="big">Conformant</div>' in render_html(sample_results(failing=False))
+    page = render_html(sample_results(failing=False))
+    assert '<div class="big">Conformant</div>' in page
+    assert "Every rule that applies was judged" in page
+
+
+def test_a_conformant_run_with_unjudged_warning_rules_says_so() -> None:
+    results = sample_results(failing=False)
+    results.results.append(RuleResult("CLIENT-CALL", "getChatCompletions", "not_judged", family="interop",
+                                      level="warning", reason="the official client is not installed"))
+    summarise(results)
+    assert results.summary.verdict == "conformant"
+    page = render_html(results)
+    assert "Every rule that applies was judged" not in page
+    assert "Every rule that can fail the run was judged, and none was violated; 1 not judged" in page
     empty = RunResults(
         Summary(
             "",
